@@ -1,0 +1,25 @@
+/* The error record behind the opaque tlsplug_error. */
+#ifndef TLSPLUG_CORE_ERROR_H
+#define TLSPLUG_CORE_ERROR_H
+
+#include <stdarg.h>
+#include "tlsplug/tlsplug.h"
+
+struct tlsplug_error {
+    int cls;        /* tlsplug_errclass (<0)                 */
+    long code;      /* the library's code, errno, or 0        */
+    int alert;      /* TLS alert description, -1 if none      */
+    char msg[256];
+};
+
+/* Fill e; returns cls so callers can `return tlsplug__err_set(...)`. */
+int tlsplug__err_set(struct tlsplug_error *e, int cls, long code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int tlsplug__err_vset(struct tlsplug_error *e, int cls, long code, const char *fmt, va_list ap);
+/* Hand a copy out through an optional tlsplug_error ** parameter. */
+void tlsplug__err_out(tlsplug_error **out, const struct tlsplug_error *e);
+/* A one-off error for an out parameter, without a record at hand. */
+int tlsplug__err_outf(tlsplug_error **out, int cls, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,60 @@
+/* Core-internal structures shared by the core files (not by backends). */
+#ifndef TLSPLUG_CORE_INTERNAL_H
+#define TLSPLUG_CORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/backend.h"
+
+/* TLS record framing seen from outside the library: lets core hand bytes to a
+ * backend one record at a time and reject non-TLS input uniformly. */
+typedef struct tlsplug_rec {
+    uint8_t hdr[5];
+    uint8_t hdr_got;
+    size_t body_left;
+    int records;  /* complete headers seen */
+    int bad;      /* TLSPLUG_E_NOT_TLS / TLSPLUG_E_PROTOCOL once broken */
+} tlsplug_rec;
+
+/* How many of the avail bytes at p may go to the library now (never across
+ * the end of the current record); 0 with r->bad set if they are not TLS. */
+size_t tlsplug__rec_allow(tlsplug_rec *r, const uint8_t *p, size_t avail);
+/* Account n bytes handed to the library. */
+void tlsplug__rec_advance(tlsplug_rec *r, const uint8_t *p, size_t n);
+
+typedef struct tlsplug_sess_entry {
+    char *name;
+    uint8_t *data;
+    size_t len;
+} tlsplug_sess_entry;
+
+#define TLSPLUG_SESSION_CACHE_MAX 64
+
+struct tlsplug_ctx {
+    atomic_int refs;
+    const struct tlsplug_backend *be;
+    void *bctx;
+    tlsplug_config *cfg; /* core's validated copy, lives as long as bctx */
+    tlsplug_side side;
+    int adopted;
+    pthread_mutex_t lock; /* guards the client session store below */
+    tlsplug_sess_entry sessions[TLSPLUG_SESSION_CACHE_MAX];
+    size_t n_sessions;
+};
+
+void tlsplug__ctx_ref(tlsplug_ctx *ctx);
+/* Client session store: get copies into *data (tlsplug__free it). */
+int tlsplug__ctx_session_get(tlsplug_ctx *ctx, const char *name, uint8_t **data, size_t *len);
+void tlsplug__ctx_session_put(tlsplug_ctx *ctx, const char *name, uint8_t *data, size_t len);
+
+/* 0 if name is a usable server name or IP literal, else fills why. */
+int tlsplug__check_server_name(const char *name, char *why, size_t whylen);
+int tlsplug__is_ip_literal(const char *name);
+
+/* Engine internals used by aio. */
+void tlsplug__conn_idle(tlsplug_conn *conn);
+/* 1 if the engine holds ciphertext it has not handed to the library. */
+size_t tlsplug__conn_unconsumed(const tlsplug_conn *conn);
+
+#endif
