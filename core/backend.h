@@ -67,7 +67,10 @@ struct tlsplug_backend {
      *    without close_notify may be reported as any error: core turns it
      *    into TLSPLUG_E_TRUNCATED.  Renegotiation must be refused.
      *  - write: OK with *n > 0 plaintext bytes taken, or WANT_WRITE with
-     *    *n == 0 (core calls again with the same bytes).
+     *    *n == 0 (core calls again with the same bytes).  OK only once every
+     *    record made from those bytes was handed to tlsplug__io_send: core
+     *    calls the backend again only when the application acts, so ciphertext
+     *    kept inside the library could wait forever.
      *  - shutdown: queue close_notify; OK once handed to io_send, WANT_WRITE
      *    otherwise.  Must not wait for the peer: core then calls read until
      *    it returns TLSPLUG_E_CLOSED. */
@@ -130,5 +133,7 @@ const char *tlsplug__alert_name(int alert);
 
 /* The list of every built backend (registry.c, the only #ifdef place). */
 const struct tlsplug_backend *tlsplug__backend_get(tlsplug_impl impl);
+/* Unit tests only: make one extra backend reachable by its impl number. */
+void tlsplug__backend_register_test(const struct tlsplug_backend *be);
 
 #endif

@@ -535,6 +535,8 @@ int tlsplug_conn_shutdown(tlsplug_conn *c)
     if (!c->established)
         return tlsplug__err_set(&c->err, TLSPLUG_E_INVALID_ARGUMENT, 0,
                                 "shutdown before the handshake completed");
+    if (c->shutdown_queued)
+        return TLSPLUG_OK;
     int rc = normalise(c, c->be->shutdown(c->bs));
     if (rc == TLSPLUG_OK)
         c->shutdown_queued = 1;
@@ -576,7 +578,12 @@ void tlsplug__conn_idle(tlsplug_conn *c)
 
 const tlsplug_error *tlsplug_conn_error(const tlsplug_conn *c)
 {
-    return c && c->failed ? &c->err : NULL;
+    return c && (c->failed || c->closed) ? &c->err : NULL;
+}
+
+int tlsplug__conn_failed(const tlsplug_conn *c)
+{
+    return c->failed;
 }
 
 int tlsplug_conn_established(const tlsplug_conn *c)

@@ -130,6 +130,12 @@ TLSPLUG_API int tlsplug_aio_attach(tlsplug_aio *aio, const tlsplug_attach_option
  * by the next reads, in order.  On PLAIN it completes with success. */
 TLSPLUG_API int tlsplug_aio_detach(tlsplug_aio *aio, uint32_t timeout_ms, tlsplug_aio_cb cb,
                                    void *arg);
+/* Half-close: when SECURE, queue close_notify and complete once it is sent;
+ * when PLAIN, shut the socket down for writing.  Reads go on until the peer
+ * closes too.  Needs no write pending (else TLSPLUG_E_BUSY); later writes fail
+ * with TLSPLUG_E_INVALID_ARGUMENT.  timeout_ms 0: none, as for writes. */
+TLSPLUG_API int tlsplug_aio_shutdown(tlsplug_aio *aio, uint32_t timeout_ms, tlsplug_aio_cb cb,
+                                     void *arg);
 /* Close: when SECURE, send close_notify (waiting at most
  * TLSPLUG_DEFAULT_CLOSE_TIMEOUT to flush it), then close the socket.  cb may
  * be NULL.  Calling it twice is harmless (the second call does nothing). */

@@ -375,7 +375,8 @@ TLSPLUG_API size_t tlsplug_conn_pending(const tlsplug_conn *conn);
  * tlsplug_conn_unread_ack. */
 TLSPLUG_API const void *tlsplug_conn_unread(const tlsplug_conn *conn, size_t *len);
 TLSPLUG_API void tlsplug_conn_unread_ack(tlsplug_conn *conn, size_t n);
-/* The sticky error, or NULL.  Owned by conn. */
+/* The sticky error (class TLSPLUG_E_CLOSED once the peer's close_notify was
+ * read), or NULL.  Owned by conn. */
 TLSPLUG_API const tlsplug_error *tlsplug_conn_error(const tlsplug_conn *conn);
 /* 1 once the handshake completed. */
 TLSPLUG_API int tlsplug_conn_established(const tlsplug_conn *conn);

@@ -1,0 +1,1026 @@
+/*
+ * The async I/O state machine:
+ *
+ *   PLAIN --attach--> ATTACHING --ok--> SECURE --detach--> DETACHING --> PLAIN
+ *                          \--fail--> PLAIN        (close from any: CLOSING/CLOSED)
+ *
+ * Structure: API calls only record an operation and "kick" (arm a zero-delay
+ * timer); reactor callbacks run pump(), which moves bytes and steps the
+ * engine without ever calling the user, queueing completions instead; then
+ * dispatch() runs the queued callbacks.  So no callback can fire inside the
+ * call that started it, callbacks may call any API (including close) safely,
+ * and the aio is freed in one place, after its close callback returned.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/aio_internal.h"
+
+/* ---- completion queue ---------------------------------------------------- */
+
+static void queue_push(tlsplug_aio *a, int kind, void *cb, void *arg, const struct tlsplug_error *e,
+                       void *buf, size_t n)
+{
+    /* at most read, write, op and close can be outstanding, so the ring
+     * cannot overflow; the assertion-free guard keeps it memory safe anyway */
+    if (a->q_len == AIO_QUEUE_MAX)
+        return;
+    struct aio_completion *c = &a->q[(a->q_head + a->q_len++) % AIO_QUEUE_MAX];
+    c->kind = kind;
+    c->cb = cb;
+    c->arg = arg;
+    c->has_err = e != NULL;
+    if (e)
+        c->err = *e;
+    c->buf = buf;
+    c->n = n;
+}
+
+static void kick(tlsplug_aio *a)
+{
+    a->r->ops->timer_start(a->r->self, a->t_kick, 0);
+}
+
+static void stop_timer(tlsplug_aio *a, tlsplug_timer *t)
+{
+    a->r->ops->timer_stop(a->r->self, t);
+}
+
+static void start_timer(tlsplug_aio *a, tlsplug_timer *t, uint32_t ms)
+{
+    if (ms && ms != TLSPLUG_TIMEOUT_NONE)
+        a->r->ops->timer_start(a->r->self, t, ms);
+}
+
+static struct tlsplug_error mkerr(int cls, long code, const char *msg)
+{
+    struct tlsplug_error e;
+    tlsplug__err_set(&e, cls, code, "%s", msg);
+    return e;
+}
+
+static struct tlsplug_error errno_err(const char *what, int err)
+{
+    struct tlsplug_error e;
+    tlsplug__err_set(&e, TLSPLUG_E_IO, err, "%s: %s", what, strerror(err));
+    return e;
+}
+
+static void complete_read(tlsplug_aio *a, const struct tlsplug_error *e, size_t n)
+{
+    if (!a->rd.active)
+        return;
+    a->rd.active = 0;
+    stop_timer(a, a->t_read);
+    queue_push(a, AIO_DONE_READ, (void *)a->rd.cb, a->rd.arg, e, a->rd.buf, n);
+}
+
+static void complete_write(tlsplug_aio *a, const struct tlsplug_error *e)
+{
+    if (!a->wr.active)
+        return;
+    a->wr.active = 0;
+    stop_timer(a, a->t_write);
+    queue_push(a, AIO_DONE_WRITE, (void *)a->wr.cb, a->wr.arg, e, NULL, 0);
+}
+
+static void complete_op(tlsplug_aio *a, const struct tlsplug_error *e)
+{
+    if (!a->op.kind)
+        return;
+    a->op.kind = 0;
+    stop_timer(a, a->t_op);
+    queue_push(a, AIO_DONE_OP, (void *)a->op.cb, a->op.arg, e, NULL, 0);
+}
+
+/* ---- transport helpers ---------------------------------------------------- */
+
+/* Sends what the engine has.  TLSPLUG_OK when empty, TLSPLUG_WANT_WRITE when the
+ * socket is full, TLSPLUG_E_IO (a->io_err filled) on failure. */
+static int flush(tlsplug_aio *a)
+{
+    if (!a->conn)
+        return TLSPLUG_OK;
+    for (;;) {
+        size_t len;
+        const void *p = tlsplug_conn_send_buf(a->conn, &len);
+        if (!len)
+            return TLSPLUG_OK;
+        ssize_t n = send(a->fd, p, len, MSG_NOSIGNAL);
+        if (n > 0) {
+            tlsplug_conn_send_ack(a->conn, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            a->want_write = 1;
+            return TLSPLUG_WANT_WRITE;
+        }
+        a->io_err = errno_err("send", n < 0 ? errno : EPIPE);
+        return TLSPLUG_E_IO;
+    }
+}
+
+/* Reads ciphertext into the engine.  TLSPLUG_OK when bytes (or EOF) were
+ * handed over, TLSPLUG_WANT_READ when the socket is empty, TLSPLUG_E_IO. */
+static int fill(tlsplug_aio *a)
+{
+    size_t avail;
+    void *dst = tlsplug_conn_recv_buf(a->conn, &avail);
+    if (!dst)
+        return avail == 0 && tlsplug__conn_unconsumed(a->conn) == 0 ? TLSPLUG_E_CLOSED
+                                                                     : TLSPLUG_OK;
+    for (;;) {
+        ssize_t n = recv(a->fd, dst, avail, 0);
+        if (n > 0) {
+            tlsplug_conn_recv_ack(a->conn, (size_t)n);
+            return TLSPLUG_OK;
+        }
+        if (n == 0) {
+            tlsplug_conn_recv_eof(a->conn);
+            return TLSPLUG_OK;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            a->want_read = 1;
+            return TLSPLUG_WANT_READ;
+        }
+        a->io_err = errno_err("recv", errno);
+        return TLSPLUG_E_IO;
+    }
+}
+
+static void drop_tls(tlsplug_aio *a)
+{
+    tlsplug_conn_free(a->conn);
+    a->conn = NULL;
+    tlsplug_ctx_free(a->own_ctx);
+    a->own_ctx = NULL;
+}
+
+static int plain_append(tlsplug_aio *a, const void *p, size_t n)
+{
+    if (!n)
+        return TLSPLUG_OK;
+    if (a->plain_off && a->plain_len == 0)
+        a->plain_off = 0;
+    uint8_t *np = tlsplug__realloc(a->plain, a->plain_off + a->plain_len + n);
+    if (!np)
+        return TLSPLUG_E_NO_MEMORY;
+    memcpy(np + a->plain_off + a->plain_len, p, n);
+    a->plain = np;
+    a->plain_len += n;
+    return TLSPLUG_OK;
+}
+
+/* ---- state steps: each returns 1 when it made progress ------------------- */
+
+static int step_plain_read(tlsplug_aio *a)
+{
+    if (!a->rd.active)
+        return 0;
+    if (a->plain_len) {
+        size_t k = a->plain_len < a->rd.cap ? a->plain_len : a->rd.cap;
+        memcpy(a->rd.buf, a->plain + a->plain_off, k);
+        a->plain_off += k;
+        a->plain_len -= k;
+        if (!a->plain_len) {
+            tlsplug__free(a->plain);
+            a->plain = NULL;
+            a->plain_off = 0;
+        }
+        complete_read(a, NULL, k);
+        return 1;
+    }
+    for (;;) {
+        ssize_t n = recv(a->fd, a->rd.buf, a->rd.cap, 0);
+        if (n > 0) {
+            complete_read(a, NULL, (size_t)n);
+            return 1;
+        }
+        if (n == 0) {
+            struct tlsplug_error e = mkerr(TLSPLUG_E_CLOSED, 0, "end of stream");
+            complete_read(a, &e, 0);
+            return 1;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            a->want_read = 1;
+            return 0;
+        }
+        struct tlsplug_error e = errno_err("recv", errno);
+        complete_read(a, &e, 0);
+        return 1;
+    }
+}
+
+static int step_plain_write(tlsplug_aio *a)
+{
+    if (!a->wr.active)
+        return 0;
+    if (a->wr.shutdown) {
+        if (shutdown(a->fd, SHUT_WR) != 0 && errno != ENOTCONN) {
+            struct tlsplug_error e = errno_err("shutdown", errno);
+            complete_write(a, &e);
+            return 1;
+        }
+        complete_write(a, NULL);
+        return 1;
+    }
+    while (a->wr.done < a->wr.len) {
+        ssize_t n = send(a->fd, a->wr.buf + a->wr.done, a->wr.len - a->wr.done, MSG_NOSIGNAL);
+        if (n > 0) {
+            a->wr.done += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            a->want_write = 1;
+            return 0;
+        }
+        struct tlsplug_error e = errno_err("send", n < 0 ? errno : EPIPE);
+        complete_write(a, &e);
+        return 1;
+    }
+    complete_write(a, NULL);
+    return 1;
+}
+
+static int step_connect(tlsplug_aio *a)
+{
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    if (getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
+        soerr = errno;
+    if (soerr == EINPROGRESS || soerr == EALREADY || soerr == EINTR) {
+        a->want_write = 1;
+        return 0;
+    }
+    if (soerr == 0) {
+        /* Writable with no error can also mean "not yet" on some kernels:
+         * getpeername tells connected apart. */
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        if (getpeername(a->fd, (struct sockaddr *)&ss, &sl) != 0) {
+            if (errno != ENOTCONN) {
+                soerr = errno;
+            } else {
+                a->want_write = 1;
+                return 0;
+            }
+        }
+    }
+    if (soerr) {
+        struct tlsplug_error e = errno_err("connect", soerr);
+        tlsplug__aio_fail_connect(a, &e);
+        return 1;
+    }
+    a->connecting = 0;
+    if (a->connect_attach) {
+        int rc = tlsplug__aio_begin_attach(a, &a->attach_opts);
+        if (rc) {
+            tlsplug__aio_fail_connect(a, &a->attach_err);
+            return 1;
+        }
+        /* the connect operation continues as the attach */
+        return 1;
+    }
+    complete_op(a, NULL);
+    return 1;
+}
+
+static void fail_attach(tlsplug_aio *a, const struct tlsplug_error *e)
+{
+    struct tlsplug_error copy = *e;
+    flush(a); /* best effort: let the peer see our alert */
+    drop_tls(a);
+    a->state = TLSPLUG_AIO_PLAIN;
+    if (a->op.kind == AIO_OP_CONNECT)
+        tlsplug__aio_fail_connect(a, &copy);
+    else
+        complete_op(a, &copy);
+}
+
+static int step_attach(tlsplug_aio *a)
+{
+    int rc = tlsplug_conn_handshake(a->conn);
+    int fl = flush(a);
+    if (rc < 0) {
+        fail_attach(a, tlsplug_conn_error(a->conn));
+        return 1;
+    }
+    if (fl == TLSPLUG_E_IO) {
+        fail_attach(a, &a->io_err);
+        return 1;
+    }
+    if (rc == TLSPLUG_OK) {
+        a->state = TLSPLUG_AIO_SECURE;
+        complete_op(a, NULL);
+        return 1;
+    }
+    if (rc == TLSPLUG_WANT_READ) {
+        int fr = fill(a);
+        if (fr == TLSPLUG_OK)
+            return 1;
+        if (fr == TLSPLUG_E_IO) {
+            fail_attach(a, &a->io_err);
+            return 1;
+        }
+        return 0;
+    }
+    /* WANT_WRITE: go on if the flush emptied the engine, else wait */
+    return fl == TLSPLUG_OK;
+}
+
+static int step_secure_read(tlsplug_aio *a)
+{
+    if (!a->rd.active)
+        return 0;
+    size_t n = 0;
+    int rc = tlsplug_conn_read(a->conn, a->rd.buf, a->rd.cap, &n);
+    int fl = flush(a);
+    if (rc == TLSPLUG_OK) {
+        complete_read(a, NULL, n);
+        return 1;
+    }
+    if (rc < 0) {
+        complete_read(a, tlsplug_conn_error(a->conn), 0);
+        return 1;
+    }
+    if (fl == TLSPLUG_E_IO) {
+        complete_read(a, &a->io_err, 0);
+        return 1;
+    }
+    if (rc == TLSPLUG_WANT_READ) {
+        int fr = fill(a);
+        if (fr == TLSPLUG_OK)
+            return 1;
+        if (fr == TLSPLUG_E_IO) {
+            complete_read(a, &a->io_err, 0);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int step_secure_write(tlsplug_aio *a)
+{
+    if (!a->wr.active)
+        return 0;
+    int progress = 0;
+    while (a->wr.shutdown && !a->close_sent) {
+        int rc = tlsplug_conn_shutdown(a->conn);
+        if (rc < 0) {
+            complete_write(a, tlsplug_conn_error(a->conn));
+            return 1;
+        }
+        if (rc == TLSPLUG_OK) {
+            a->close_sent = 1;
+            break;
+        }
+        int fl = flush(a); /* the engine's buffer was full: make room */
+        if (fl == TLSPLUG_E_IO) {
+            complete_write(a, &a->io_err);
+            return 1;
+        }
+        if (fl != TLSPLUG_OK)
+            return 0;
+    }
+    for (;;) {
+        int fl = flush(a);
+        if (fl == TLSPLUG_E_IO) {
+            complete_write(a, &a->io_err);
+            return 1;
+        }
+        if (a->wr.done == a->wr.len) {
+            if (a->wr.shutdown && !a->close_sent)
+                return progress;
+            if (fl == TLSPLUG_OK) {
+                complete_write(a, NULL);
+                return 1;
+            }
+            return progress;
+        }
+        size_t n = 0;
+        int rc = tlsplug_conn_write(a->conn, a->wr.buf + a->wr.done, a->wr.len - a->wr.done, &n);
+        if (rc == TLSPLUG_OK) {
+            a->wr.done += n;
+            progress = 1;
+            continue;
+        }
+        if (rc < 0) {
+            complete_write(a, tlsplug_conn_error(a->conn));
+            return 1;
+        }
+        /* WANT_WRITE: the engine's buffer is full; go on only if the socket
+         * took some of it */
+        if (fl == TLSPLUG_WANT_WRITE)
+            return progress;
+        if (rc == TLSPLUG_WANT_READ) {
+            a->want_read = 1;
+            return progress;
+        }
+    }
+}
+
+static void finish_detach(tlsplug_aio *a, const struct tlsplug_error *e)
+{
+    struct tlsplug_error copy;
+    if (e)
+        copy = *e;
+    drop_tls(a);
+    a->state = TLSPLUG_AIO_PLAIN;
+    a->write_shut = 0; /* a TLS half-close ends with TLS; TCP is still open */
+    complete_op(a, e ? &copy : NULL);
+}
+
+static int step_detach(tlsplug_aio *a)
+{
+    if (!a->detach_sent) {
+        int rc = tlsplug_conn_shutdown(a->conn);
+        if (rc < 0) {
+            finish_detach(a, tlsplug_conn_error(a->conn));
+            return 1;
+        }
+        if (rc == TLSPLUG_OK)
+            a->detach_sent = 1;
+    }
+    int fl = flush(a);
+    if (fl == TLSPLUG_E_IO) {
+        finish_detach(a, &a->io_err);
+        return 1;
+    }
+    if (!a->detach_sent)
+        return fl == TLSPLUG_OK; /* room was made: queue close_notify again */
+    int progress = 0;
+    while (!a->detach_peer_closed) {
+        uint8_t tmp[4096];
+        size_t n = 0;
+        int rc = tlsplug_conn_read(a->conn, tmp, sizeof tmp, &n);
+        if (rc == TLSPLUG_OK) {
+            /* data the peer sent under TLS before its close_notify: keep it for
+             * the next reads rather than lose it */
+            if (plain_append(a, tmp, n)) {
+                struct tlsplug_error e = mkerr(TLSPLUG_E_NO_MEMORY, 0, "out of memory");
+                finish_detach(a, &e);
+                return 1;
+            }
+            progress = 1;
+            continue;
+        }
+        if (rc == TLSPLUG_E_CLOSED) {
+            a->detach_peer_closed = 1;
+            size_t len;
+            const void *rest = tlsplug_conn_unread(a->conn, &len);
+            if (plain_append(a, rest, len)) {
+                struct tlsplug_error e = mkerr(TLSPLUG_E_NO_MEMORY, 0, "out of memory");
+                finish_detach(a, &e);
+                return 1;
+            }
+            tlsplug_conn_unread_ack(a->conn, len);
+            progress = 1;
+            break;
+        }
+        if (rc < 0) {
+            finish_detach(a, tlsplug_conn_error(a->conn));
+            return 1;
+        }
+        if (rc == TLSPLUG_WANT_READ) {
+            flush(a);
+            int fr = fill(a);
+            if (fr == TLSPLUG_OK) {
+                progress = 1;
+                continue;
+            }
+            if (fr == TLSPLUG_E_IO) {
+                finish_detach(a, &a->io_err);
+                return 1;
+            }
+        }
+        return progress;
+    }
+    if (flush(a) == TLSPLUG_OK) {
+        finish_detach(a, NULL);
+        return 1;
+    }
+    return progress;
+}
+
+/* ---- closing ------------------------------------------------------------- */
+
+static void release_handles(tlsplug_aio *a)
+{
+    if (a->w) {
+        a->r->ops->watch_free(a->r->self, a->w);
+        a->w = NULL;
+    }
+    tlsplug_timer **ts[] = {&a->t_read, &a->t_write, &a->t_op};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+        if (*ts[i]) {
+            a->r->ops->timer_free(a->r->self, *ts[i]);
+            *ts[i] = NULL;
+        }
+}
+
+/* Everything but the kick timer (still needed to deliver the queue) goes. */
+void tlsplug__aio_finish_close(tlsplug_aio *a, int abort_conn)
+{
+    static const struct tlsplug_error canceled = {TLSPLUG_E_CANCELED, 0, -1, "operation canceled: "
+                                                                             "the aio was closed"};
+    complete_read(a, &canceled, 0);
+    complete_write(a, &canceled);
+    complete_op(a, &canceled);
+    release_handles(a);
+    drop_tls(a);
+    if (a->fd >= 0) {
+        if (abort_conn) {
+            struct linger lg = {1, 0};
+            setsockopt(a->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        }
+        close(a->fd);
+        a->fd = -1;
+    }
+    tlsplug__free(a->plain);
+    a->plain = NULL;
+    a->plain_len = a->plain_off = 0;
+    a->state = TLSPLUG_AIO_CLOSED;
+    if (a->close_cb_set)
+        queue_push(a, AIO_DONE_CLOSE, (void *)a->close_cb, a->close_arg, NULL, NULL, 0);
+    kick(a);
+}
+
+static int step_closing(tlsplug_aio *a)
+{
+    while (a->conn && !a->close_sent) {
+        int rc = tlsplug_conn_shutdown(a->conn);
+        if (rc < 0) {
+            tlsplug__aio_finish_close(a, 0);
+            return 1;
+        }
+        if (rc == TLSPLUG_OK) {
+            a->close_sent = 1;
+            break;
+        }
+        int fl = flush(a); /* the engine's buffer was full: make room */
+        if (fl == TLSPLUG_E_IO) {
+            tlsplug__aio_finish_close(a, 0);
+            return 1;
+        }
+        if (fl != TLSPLUG_OK)
+            return 0;
+    }
+    if (flush(a) == TLSPLUG_WANT_WRITE)
+        return 0;
+    tlsplug__aio_finish_close(a, 0);
+    return 1;
+}
+
+/* ---- the pump ------------------------------------------------------------ */
+
+static void update_interest(tlsplug_aio *a)
+{
+    if (!a->w)
+        return;
+    int ev = (a->want_read ? TLSPLUG_EV_READ : 0) | (a->want_write ? TLSPLUG_EV_WRITE : 0);
+    if (ev != a->events) {
+        a->r->ops->watch_set(a->r->self, a->w, ev);
+        a->events = ev;
+    }
+}
+
+void tlsplug__aio_pump(tlsplug_aio *a)
+{
+    int progress = 1;
+    while (progress && a->state != TLSPLUG_AIO_CLOSED) {
+        a->want_read = a->want_write = 0;
+        progress = 0;
+        switch (a->state) {
+        case TLSPLUG_AIO_PLAIN:
+            if (a->connecting) {
+                progress |= step_connect(a);
+                break;
+            }
+            progress |= step_plain_read(a);
+            progress |= step_plain_write(a);
+            break;
+        case TLSPLUG_AIO_ATTACHING:
+            progress |= step_attach(a);
+            break;
+        case TLSPLUG_AIO_SECURE:
+            progress |= step_secure_read(a);
+            progress |= step_secure_write(a);
+            if (a->state == TLSPLUG_AIO_SECURE && flush(a) == TLSPLUG_E_IO && !progress)
+                a->want_write = 0; /* the next read or write reports it */
+            break;
+        case TLSPLUG_AIO_DETACHING:
+            progress |= step_detach(a);
+            break;
+        case TLSPLUG_AIO_CLOSING:
+            progress |= step_closing(a);
+            break;
+        case TLSPLUG_AIO_CLOSED:
+            break;
+        }
+    }
+    if (a->state == TLSPLUG_AIO_SECURE && a->conn && !a->rd.active && !a->wr.active)
+        tlsplug__conn_idle(a->conn);
+    update_interest(a);
+}
+
+static void destroy(tlsplug_aio *a)
+{
+    if (a->t_kick)
+        a->r->ops->timer_free(a->r->self, a->t_kick);
+    tlsplug__free(a->attach_opts_name);
+    tlsplug__free(a->attach_initial);
+    tlsplug__free(a);
+}
+
+void tlsplug__aio_dispatch(tlsplug_aio *a)
+{
+    if (a->dispatching)
+        return;
+    a->dispatching = 1;
+    while (a->q_len) {
+        struct aio_completion c = a->q[a->q_head];
+        a->q_head = (a->q_head + 1) % AIO_QUEUE_MAX;
+        a->q_len--;
+        const tlsplug_error *e = c.has_err ? &c.err : NULL;
+        switch (c.kind) {
+        case AIO_DONE_READ:
+            ((tlsplug_aio_read_cb)c.cb)(a, e, c.buf, c.n, c.arg);
+            break;
+        case AIO_DONE_WRITE:
+        case AIO_DONE_OP:
+        case AIO_DONE_CLOSE:
+            if (c.cb)
+                ((tlsplug_aio_cb)c.cb)(a, e, c.arg);
+            break;
+        }
+    }
+    a->dispatching = 0;
+    if (a->state == TLSPLUG_AIO_CLOSED && a->q_len == 0)
+        destroy(a);
+}
+
+static void on_watch(tlsplug_watch *w, int events, void *arg)
+{
+    tlsplug_aio *a = arg;
+    tlsplug__aio_pump(a);
+    tlsplug__aio_dispatch(a);
+}
+
+static void on_kick(tlsplug_timer *t, void *arg)
+{
+    tlsplug_aio *a = arg;
+    tlsplug__aio_pump(a);
+    tlsplug__aio_dispatch(a);
+}
+
+static void on_read_timeout(tlsplug_timer *t, void *arg)
+{
+    tlsplug_aio *a = arg;
+    struct tlsplug_error e = mkerr(TLSPLUG_E_TIMEOUT, 0, "read timed out");
+    complete_read(a, &e, 0);
+    tlsplug__aio_pump(a);
+    tlsplug__aio_dispatch(a);
+}
+
+static void on_write_timeout(tlsplug_timer *t, void *arg)
+{
+    tlsplug_aio *a = arg;
+    struct tlsplug_error e = mkerr(TLSPLUG_E_TIMEOUT, 0, "write timed out");
+    complete_write(a, &e);
+    tlsplug__aio_pump(a);
+    tlsplug__aio_dispatch(a);
+}
+
+static void on_op_timeout(tlsplug_timer *t, void *arg)
+{
+    tlsplug_aio *a = arg;
+    switch (a->state) {
+    case TLSPLUG_AIO_ATTACHING: {
+        struct tlsplug_error e = mkerr(TLSPLUG_E_TIMEOUT, 0, "TLS handshake timed out");
+        fail_attach(a, &e);
+        break;
+    }
+    case TLSPLUG_AIO_DETACHING: {
+        struct tlsplug_error e =
+            mkerr(TLSPLUG_E_TIMEOUT, 0, "detach timed out waiting for the peer's close_notify");
+        finish_detach(a, &e);
+        break;
+    }
+    case TLSPLUG_AIO_CLOSING:
+        tlsplug__aio_finish_close(a, 0);
+        break;
+    default:
+        if (a->connecting) {
+            struct tlsplug_error e = mkerr(TLSPLUG_E_TIMEOUT, ETIMEDOUT, "connect timed out");
+            tlsplug__aio_fail_connect(a, &e);
+        }
+        break;
+    }
+    tlsplug__aio_pump(a);
+    tlsplug__aio_dispatch(a);
+}
+
+/* ---- public API ------------------------------------------------------------ */
+
+int tlsplug_aio_new(tlsplug_aio **out, tlsplug_reactor *r, int fd)
+{
+    if (!out || !r || !r->ops || fd < 0) {
+        if (fd >= 0)
+            close(fd);
+        return TLSPLUG_E_INVALID_ARGUMENT;
+    }
+    *out = NULL;
+    tlsplug_aio *a = tlsplug__calloc(1, sizeof *a);
+    if (!a) {
+        close(fd);
+        return TLSPLUG_E_NO_MEMORY;
+    }
+    a->r = r;
+    a->fd = fd;
+    const tlsplug_reactor_ops *o = r->ops;
+    if (o->watch_new(r->self, fd, on_watch, a, &a->w) || o->timer_new(r->self, on_kick, a, &a->t_kick) ||
+        o->timer_new(r->self, on_read_timeout, a, &a->t_read) ||
+        o->timer_new(r->self, on_write_timeout, a, &a->t_write) ||
+        o->timer_new(r->self, on_op_timeout, a, &a->t_op)) {
+        release_handles(a);
+        if (a->t_kick)
+            o->timer_free(r->self, a->t_kick);
+        tlsplug__free(a);
+        close(fd);
+        return TLSPLUG_E_NO_MEMORY;
+    }
+    *out = a;
+    return TLSPLUG_OK;
+}
+
+void tlsplug_aio_set_data(tlsplug_aio *a, void *data)
+{
+    if (a)
+        a->data = data;
+}
+
+void *tlsplug_aio_get_data(const tlsplug_aio *a)
+{
+    return a ? a->data : NULL;
+}
+
+int tlsplug_aio_fd(const tlsplug_aio *a)
+{
+    return a ? a->fd : -1;
+}
+
+tlsplug_aio_state tlsplug_aio_state_of(const tlsplug_aio *a)
+{
+    return a ? a->state : TLSPLUG_AIO_CLOSED;
+}
+
+tlsplug_conn *tlsplug_aio_conn(tlsplug_aio *a)
+{
+    return a && (a->state == TLSPLUG_AIO_SECURE || a->state == TLSPLUG_AIO_DETACHING) ? a->conn
+                                                                                    : NULL;
+}
+
+static int usable_for_io(const tlsplug_aio *a)
+{
+    if (a->state == TLSPLUG_AIO_PLAIN && !a->connecting)
+        return TLSPLUG_OK;
+    if (a->state == TLSPLUG_AIO_SECURE)
+        return TLSPLUG_OK;
+    if (a->state == TLSPLUG_AIO_CLOSING || a->state == TLSPLUG_AIO_CLOSED)
+        return TLSPLUG_E_INVALID_ARGUMENT;
+    return TLSPLUG_E_BUSY;
+}
+
+int tlsplug_aio_read(tlsplug_aio *a, void *buf, size_t cap, uint32_t timeout_ms,
+                     tlsplug_aio_read_cb cb, void *arg)
+{
+    if (!a || !buf || !cap || !cb)
+        return TLSPLUG_E_INVALID_ARGUMENT;
+    int rc = usable_for_io(a);
+    if (rc)
+        return rc;
+    if (a->rd.active)
+        return TLSPLUG_E_BUSY;
+    a->rd.active = 1;
+    a->rd.buf = buf;
+    a->rd.cap = cap;
+    a->rd.cb = cb;
+    a->rd.arg = arg;
+    start_timer(a, a->t_read, timeout_ms);
+    kick(a);
+    return TLSPLUG_OK;
+}
+
+int tlsplug_aio_write(tlsplug_aio *a, const void *buf, size_t len, uint32_t timeout_ms,
+                      tlsplug_aio_cb cb, void *arg)
+{
+    if (!a || (!buf && len) || !cb)
+        return TLSPLUG_E_INVALID_ARGUMENT;
+    int rc = usable_for_io(a);
+    if (rc)
+        return rc;
+    if (a->wr.active)
+        return TLSPLUG_E_BUSY;
+    if (a->write_shut)
+        return TLSPLUG_E_INVALID_ARGUMENT;
+    a->wr.active = 1;
+    a->wr.shutdown = 0;
+    a->wr.buf = buf;
+    a->wr.len = len;
+    a->wr.done = 0;
+    a->wr.cb = cb;
+    a->wr.arg = arg;
+    start_timer(a, a->t_write, timeout_ms);
+    kick(a);
+    return TLSPLUG_OK;
+}
+
+int tlsplug_aio_shutdown(tlsplug_aio *a, uint32_t timeout_ms, tlsplug_aio_cb cb, void *arg)
+{
+    if (!a || !cb)
+        return TLSPLUG_E_INVALID_ARGUMENT;
+    int rc = usable_for_io(a);
+    if (rc)
+        return rc;
+    if (a->wr.active)
+        return TLSPLUG_E_BUSY;
+    if (a->write_shut)
+        return TLSPLUG_E_INVALID_ARGUMENT;
+    a->write_shut = 1;
+    a->close_sent = 0;
+    a->wr.active = 1;
+    a->wr.shutdown = 1;
+    a->wr.buf = NULL;
+    a->wr.len = a->wr.done = 0;
+    a->wr.cb = cb;
+    a->wr.arg = arg;
+    start_timer(a, a->t_write, timeout_ms);
+    kick(a);
+    return TLSPLUG_OK;
+}
+
+int tlsplug__ctx_new_default(tlsplug_ctx **out, tlsplug_side side, tlsplug_native_hook hook,
+                             void *arg, tlsplug_error **err);
+
+/* Makes the engine and enters ATTACHING; the caller has set a->op. */
+int tlsplug__aio_begin_attach(tlsplug_aio *a, const tlsplug_attach_options *o)
+{
+    tlsplug_error *err = NULL;
+    tlsplug_ctx *ctx = o->ctx;
+    int rc;
+    if (!ctx) {
+        tlsplug_side side = o->side ? o->side : TLSPLUG_SIDE_SERVER;
+        rc = tlsplug__ctx_new_default(&a->own_ctx, side, o->ctx_configure, o->ctx_configure_arg,
+                                      &err);
+        if (rc)
+            goto fail;
+        ctx = a->own_ctx;
+    }
+    tlsplug_conn_options co = {.side = o->side,
+                               .server_name = o->server_name,
+                               .ssl_configure = o->ssl_configure,
+                               .ssl_configure_arg = o->ssl_configure_arg};
+    rc = tlsplug_conn_new(&a->conn, ctx, &co, &err);
+    if (rc)
+        goto fail;
+    if (o->initial_len && tlsplug_conn_feed(a->conn, o->initial_data, o->initial_len) !=
+                              o->initial_len) {
+        rc = tlsplug__err_outf(&err, TLSPLUG_E_INVALID_ARGUMENT,
+                               "initial_data is larger than the engine's receive buffer");
+        goto fail;
+    }
+    a->state = TLSPLUG_AIO_ATTACHING;
+    start_timer(a, a->t_op,
+                o->handshake_timeout_ms ? o->handshake_timeout_ms
+                                        : TLSPLUG_DEFAULT_HANDSHAKE_TIMEOUT);
+    kick(a);
+    return TLSPLUG_OK;
+fail:
+    if (err) {
+        a->attach_err = *err;
+        tlsplug_error_free(err);
+    } else {
+        tlsplug__err_set(&a->attach_err, rc, 0, "attach failed: %s", tlsplug_error_name(rc));
+    }
+    drop_tls(a);
+    return rc;
+}
+
+int tlsplug_aio_attach(tlsplug_aio *a, const tlsplug_attach_options *opts, tlsplug_aio_cb cb,
+                       void *arg)
+{
+    static const tlsplug_attach_options defaults = {0};
+    if (!a || !cb)
+        return TLSPLUG_E_INVALID_ARGUMENT;
+    if (!opts)
+        opts = &defaults;
+    if (a->state == TLSPLUG_AIO_CLOSING || a->state == TLSPLUG_AIO_CLOSED)
+        return TLSPLUG_E_INVALID_ARGUMENT;
+    if (a->state != TLSPLUG_AIO_PLAIN || a->connecting || a->op.kind || a->rd.active ||
+        a->wr.active)
+        return TLSPLUG_E_BUSY;
+    if (opts->ctx && opts->ctx_configure)
+        return TLSPLUG_E_INVALID_ARGUMENT; /* the hook only applies to a context made here */
+    if (opts->initial_len && !opts->initial_data)
+        return TLSPLUG_E_INVALID_ARGUMENT;
+    if (a->plain_len)
+        /* plain bytes buffered from a detach must be read first, or they would
+         * be taken for TLS */
+        return TLSPLUG_E_BUSY;
+    int rc = tlsplug__aio_begin_attach(a, opts);
+    if (rc)
+        return rc;
+    a->op.kind = AIO_OP_ATTACH;
+    a->op.cb = cb;
+    a->op.arg = arg;
+    return TLSPLUG_OK;
+}
+
+/* The last synchronous attach failure, for callers that want its message. */
+const tlsplug_error *tlsplug__aio_attach_error(const tlsplug_aio *a)
+{
+    return &a->attach_err;
+}
+
+int tlsplug_aio_detach(tlsplug_aio *a, uint32_t timeout_ms, tlsplug_aio_cb cb, void *arg)
+{
+    if (!a || !cb)
+        return TLSPLUG_E_INVALID_ARGUMENT;
+    if (a->state == TLSPLUG_AIO_CLOSING || a->state == TLSPLUG_AIO_CLOSED)
+        return TLSPLUG_E_INVALID_ARGUMENT;
+    if (a->op.kind || a->rd.active || a->wr.active || a->connecting ||
+        (a->state != TLSPLUG_AIO_PLAIN && a->state != TLSPLUG_AIO_SECURE))
+        return TLSPLUG_E_BUSY;
+    a->op.kind = AIO_OP_DETACH;
+    a->op.cb = cb;
+    a->op.arg = arg;
+    if (a->state == TLSPLUG_AIO_PLAIN) {
+        complete_op(a, NULL); /* nothing to detach: success, delivered later */
+        kick(a);
+        return TLSPLUG_OK;
+    }
+    a->state = TLSPLUG_AIO_DETACHING;
+    a->detach_sent = 0;
+    a->detach_peer_closed = 0;
+    start_timer(a, a->t_op, timeout_ms ? timeout_ms : TLSPLUG_DEFAULT_DETACH_TIMEOUT);
+    kick(a);
+    return TLSPLUG_OK;
+}
+
+static void close_common(tlsplug_aio *a, tlsplug_aio_cb cb, void *arg, int abort_conn)
+{
+    if (!a || a->state == TLSPLUG_AIO_CLOSING || a->state == TLSPLUG_AIO_CLOSED ||
+        a->close_requested)
+        return;
+    a->close_requested = 1;
+    a->close_cb = cb;
+    a->close_arg = arg;
+    a->close_cb_set = 1;
+    int graceful = !abort_conn && a->state == TLSPLUG_AIO_SECURE && a->conn &&
+                   !tlsplug__conn_failed(a->conn);
+    if (!graceful) {
+        tlsplug__aio_finish_close(a, abort_conn);
+        return;
+    }
+    static const struct tlsplug_error canceled = {TLSPLUG_E_CANCELED, 0, -1,
+                                                  "operation canceled: the aio was closed"};
+    complete_read(a, &canceled, 0);
+    complete_write(a, &canceled);
+    complete_op(a, &canceled);
+    a->state = TLSPLUG_AIO_CLOSING;
+    a->close_sent = 0;
+    a->r->ops->timer_start(a->r->self, a->t_op, TLSPLUG_DEFAULT_CLOSE_TIMEOUT);
+    kick(a);
+}
+
+void tlsplug_aio_close(tlsplug_aio *a, tlsplug_aio_cb cb, void *arg)
+{
+    close_common(a, cb, arg, 0);
+}
+
+void tlsplug_aio_abort(tlsplug_aio *a, tlsplug_aio_cb cb, void *arg)
+{
+    close_common(a, cb, arg, 1);
+}
+
+/* A failed connect closes the aio: the caller gets the error through the
+ * connect callback and must not touch the aio afterwards. */
+void tlsplug__aio_fail_connect(tlsplug_aio *a, const struct tlsplug_error *e)
+{
+    struct tlsplug_error copy = *e;
+    a->connecting = 0;
+    complete_op(a, &copy);
+    a->close_requested = 1;
+    a->close_cb_set = 0;
+    tlsplug__aio_finish_close(a, 0);
+}

@@ -1,0 +1,36 @@
+/* Two engines talking in memory: the harness the engine tests and the
+ * conformance suite share. */
+#ifndef TLSPLUG_TESTS_PAIR_H
+#define TLSPLUG_TESTS_PAIR_H
+
+#include <stddef.h>
+#include "tlsplug/tlsplug.h"
+
+typedef struct pair {
+    tlsplug_conn *c, *s;
+    int cres, sres;    /* handshake results (TLSPLUG_OK or class)   */
+    size_t chunk;      /* transport chunk size, 0 = unlimited       */
+} pair;
+
+/* Moves ciphertext one way; returns bytes moved. */
+size_t pair_move(tlsplug_conn *from, tlsplug_conn *to, size_t chunk);
+/* Steps both handshakes to completion or failure. */
+void pair_handshake(pair *p);
+/* Sends len bytes from one side and receives them on the other, in writes of
+ * wsize bytes; returns 0 if every byte arrived in order. */
+int pair_transfer(pair *p, int from_client, const unsigned char *data, size_t len, size_t wsize);
+/* Reads on conn (pumping from peer) until data, an error or no progress;
+ * returns the read result. */
+int pair_read(pair *p, int client, void *buf, size_t cap, size_t *n);
+void pair_free(pair *p);
+
+/* Context helpers over the test PKI (TLSPLUG_PKI_DIR). */
+const char *pki(const char *file); /* static buffer, path of a PKI file */
+/* Server context with chain/key files; extra may be NULL. */
+tlsplug_ctx *server_ctx(tlsplug_impl impl, const char *chain, const char *key,
+                        void (*extra)(tlsplug_config *));
+tlsplug_ctx *client_ctx(tlsplug_impl impl, void (*extra)(tlsplug_config *));
+/* New pair with server_name "localhost" unless name given. */
+int pair_new(pair *p, tlsplug_ctx *cctx, tlsplug_ctx *sctx, const char *name);
+
+#endif
