@@ -637,6 +637,8 @@ static void destroy(tlsplug_aio *a)
 {
     if (a->t_kick)
         a->r->ops->timer_free(a->r->self, a->t_kick);
+    if (a->connect_attach)
+        tlsplug_ctx_free(a->attach_opts.ctx);
     tlsplug__free(a->attach_opts_name);
     tlsplug__free(a->attach_initial);
     tlsplug__free(a);

@@ -27,9 +27,15 @@ static int set_nonblock(int fd)
     return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* Sets connect_attach first so destroy() releases exactly what was taken. */
 static int copy_attach(tlsplug_aio *a, const tlsplug_attach_options *o)
 {
     a->attach_opts = *o;
+    a->attach_opts.server_name = NULL;
+    a->attach_opts.initial_data = NULL;
+    a->connect_attach = 1;
+    if (o->ctx)
+        tlsplug__ctx_ref(o->ctx); /* released when the aio is destroyed */
     if (o->server_name && !(a->attach_opts_name = tlsplug__strdup(o->server_name)))
         return TLSPLUG_E_NO_MEMORY;
     a->attach_opts.server_name = a->attach_opts_name;
@@ -88,7 +94,6 @@ int tlsplug_aio_connect(tlsplug_aio **out, tlsplug_reactor *r, const char *host,
             tlsplug__aio_finish_close(a, 0);
             return TLSPLUG_E_NO_MEMORY; /* the aio is freed on the next loop turn */
         }
-        a->connect_attach = 1;
     }
     a->connecting = 1;
     a->op.kind = AIO_OP_CONNECT;
@@ -254,6 +259,8 @@ int tlsplug_listen(tlsplug_listener **out, tlsplug_reactor *r, const char *host,
             return TLSPLUG_E_NO_MEMORY;
         }
         l->attach_opts.server_name = l->server_name;
+        if (l->attach_opts.ctx)
+            tlsplug__ctx_ref(l->attach_opts.ctx);
         if (!l->attach_opts.side)
             l->attach_opts.side = TLSPLUG_SIDE_SERVER;
     }
@@ -286,6 +293,7 @@ void tlsplug_listener_close(tlsplug_listener *l)
         p->l = NULL; /* its callback closes the aio without telling anyone */
         tlsplug_aio_abort(p->aio, NULL, NULL);
     }
+    tlsplug_ctx_free(l->attach_opts.ctx);
     tlsplug__free(l->server_name);
     tlsplug__free(l);
 }

@@ -82,7 +82,9 @@ typedef void (*tlsplug_aio_read_cb)(tlsplug_aio *aio, const tlsplug_error *err, 
                                     size_t n, void *arg);
 
 /* Attach options (async-io-state-attach-ssl).  Plain data; zero-initialise
- * and set what you need.  Pointers need to live only during the call. */
+ * and set what you need.  Pointers need to live only during the call (the
+ * context is referenced by whatever keeps it: the connection, a pending
+ * connect, a listener). */
 typedef struct tlsplug_attach_options {
     tlsplug_side side; /* DEFAULT: the context's side; with ctx NULL: SERVER */
     /* Context to use; NULL: a fresh default context of the default impl for

@@ -20,10 +20,12 @@
  *    away: take an SSL_CTX_up_ref() first if you want to keep using it); on
  *    failure you keep it.  Its settings are used as they are: tlsplug only
  *    attaches its own BIO, sets SNI / the verified host name from the
- *    connection options, and sets the SSL_MODE_* bits its non-blocking I/O
- *    needs on each SSL.  Certificate verification stays OpenSSL's (your
- *    SSL_CTX_set_verify mode and callbacks); a failure is reported with the
- *    certificate class of SSL_get_verify_result().
+ *    connection options, sets the SSL_MODE_* bits its non-blocking I/O needs
+ *    and (only if the SSL_CTX has none) an info callback that records sent
+ *    alerts, all on each SSL, never on the SSL_CTX.  Certificate
+ *    verification stays OpenSSL's (your SSL_CTX_set_verify mode and
+ *    callbacks); a failure is reported with the certificate class of
+ *    SSL_get_verify_result().
  */
 #ifndef TLSPLUG_OPENSSL_H
 #define TLSPLUG_OPENSSL_H
