@@ -369,27 +369,42 @@ static int step_secure_read(tlsplug_aio *a)
     return 0;
 }
 
+/* Queues close_notify, flushing to make room when the engine's buffer is
+ * full.  TLSPLUG_OK once queued (a->close_sent), TLSPLUG_WANT_WRITE to wait,
+ * TLSPLUG_E_IO (a->io_err) or the engine's error class. */
+static int queue_close_notify(tlsplug_aio *a)
+{
+    while (!a->close_sent) {
+        int rc = tlsplug_conn_shutdown(a->conn);
+        if (rc < 0)
+            return rc;
+        if (rc == TLSPLUG_OK) {
+            a->close_sent = 1;
+            break;
+        }
+        int fl = flush(a);
+        if (fl != TLSPLUG_OK)
+            return fl;
+    }
+    return TLSPLUG_OK;
+}
+
 static int step_secure_write(tlsplug_aio *a)
 {
     if (!a->wr.active)
         return 0;
     int progress = 0;
-    while (a->wr.shutdown && !a->close_sent) {
-        int rc = tlsplug_conn_shutdown(a->conn);
+    if (a->wr.shutdown && !a->close_sent) {
+        int rc = queue_close_notify(a);
+        if (rc == TLSPLUG_E_IO) {
+            complete_write(a, &a->io_err);
+            return 1;
+        }
         if (rc < 0) {
             complete_write(a, tlsplug_conn_error(a->conn));
             return 1;
         }
-        if (rc == TLSPLUG_OK) {
-            a->close_sent = 1;
-            break;
-        }
-        int fl = flush(a); /* the engine's buffer was full: make room */
-        if (fl == TLSPLUG_E_IO) {
-            complete_write(a, &a->io_err);
-            return 1;
-        }
-        if (fl != TLSPLUG_OK)
+        if (rc != TLSPLUG_OK)
             return 0;
     }
     for (;;) {
@@ -557,22 +572,13 @@ void tlsplug__aio_finish_close(tlsplug_aio *a, int abort_conn)
 
 static int step_closing(tlsplug_aio *a)
 {
-    while (a->conn && !a->close_sent) {
-        int rc = tlsplug_conn_shutdown(a->conn);
+    if (a->conn && !a->close_sent) {
+        int rc = queue_close_notify(a);
         if (rc < 0) {
             tlsplug__aio_finish_close(a, 0);
             return 1;
         }
-        if (rc == TLSPLUG_OK) {
-            a->close_sent = 1;
-            break;
-        }
-        int fl = flush(a); /* the engine's buffer was full: make room */
-        if (fl == TLSPLUG_E_IO) {
-            tlsplug__aio_finish_close(a, 0);
-            return 1;
-        }
-        if (fl != TLSPLUG_OK)
+        if (rc != TLSPLUG_OK)
             return 0;
     }
     if (flush(a) == TLSPLUG_WANT_WRITE)

@@ -7,22 +7,6 @@
 
 #include "core/internal.h"
 
-static int ctx_fail(tlsplug_error **err, int cls, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int ctx_fail(tlsplug_error **err, int cls, const char *fmt, ...)
-{
-    if (err) {
-        struct tlsplug_error e;
-        va_list ap;
-        va_start(ap, fmt);
-        tlsplug__err_vset(&e, cls, 0, fmt, ap);
-        va_end(ap);
-        *err = tlsplug_error_copy(&e);
-    }
-    return cls;
-}
-
 int tlsplug__is_ip_literal(const char *name)
 {
     unsigned char buf[16];
@@ -86,10 +70,10 @@ static int fit_caps(tlsplug_config *cfg, const struct tlsplug_backend *be, tlspl
     const char *bn = be->name;
     if (!(caps & TLSPLUG_CAP_TLS13)) {
         if (cfg->min_version == TLSPLUG_TLS1_3 || cfg->max_version == TLSPLUG_TLS1_3)
-            return ctx_fail(err, TLSPLUG_E_UNSUPPORTED, "%s (%s) has no TLS 1.3", bn,
+            return tlsplug__err_outf(err, TLSPLUG_E_UNSUPPORTED, "%s (%s) has no TLS 1.3", bn,
                             be->version());
         if (cfg->suites13_set)
-            return ctx_fail(err, TLSPLUG_E_UNSUPPORTED,
+            return tlsplug__err_outf(err, TLSPLUG_E_UNSUPPORTED,
                             "%s has no TLS 1.3, so TLS 1.3 cipher suites cannot be set", bn);
         cfg->n_suites13 = 0;
     }
@@ -106,7 +90,7 @@ static int fit_caps(tlsplug_config *cfg, const struct tlsplug_backend *be, tlspl
             const tlsplug_suite_info *s = tlsplug__suite_by_id(lists[l][i]);
             if (s->chacha && !(caps & TLSPLUG_CAP_CHACHA20)) {
                 if (explicit_[l])
-                    return ctx_fail(err, TLSPLUG_E_UNSUPPORTED, "%s has no %s", bn, s->name);
+                    return tlsplug__err_outf(err, TLSPLUG_E_UNSUPPORTED, "%s has no %s", bn, s->name);
                 continue;
             }
             lists[l][k++] = lists[l][i];
@@ -120,7 +104,7 @@ static int fit_caps(tlsplug_config *cfg, const struct tlsplug_backend *be, tlspl
         int montgomery = cfg->groups[i] == 29 || cfg->groups[i] == 30;
         if (montgomery && !(caps & TLSPLUG_CAP_X25519)) {
             if (cfg->groups_set)
-                return ctx_fail(err, TLSPLUG_E_UNSUPPORTED, "%s has no group %s", bn,
+                return tlsplug__err_outf(err, TLSPLUG_E_UNSUPPORTED, "%s has no group %s", bn,
                                 tlsplug_group_name(cfg->groups[i]));
             continue;
         }
@@ -131,9 +115,9 @@ static int fit_caps(tlsplug_config *cfg, const struct tlsplug_backend *be, tlspl
     int need13 = cfg->max_version == TLSPLUG_TLS1_3;
     if ((need12 && !need13 && cfg->n_suites12 == 0) || (need13 && !need12 && !cfg->n_suites13) ||
         (cfg->n_suites12 == 0 && cfg->n_suites13 == 0))
-        return ctx_fail(err, TLSPLUG_E_BAD_CONFIG, "no cipher suite left for the enabled versions");
+        return tlsplug__err_outf(err, TLSPLUG_E_BAD_CONFIG, "no cipher suite left for the enabled versions");
     if (cfg->n_groups == 0)
-        return ctx_fail(err, TLSPLUG_E_BAD_CONFIG, "no key exchange group left");
+        return tlsplug__err_outf(err, TLSPLUG_E_BAD_CONFIG, "no key exchange group left");
 
     struct {
         int asked;
@@ -153,14 +137,14 @@ static int fit_caps(tlsplug_config *cfg, const struct tlsplug_backend *be, tlspl
     };
     for (size_t i = 0; i < sizeof feats / sizeof feats[0]; i++)
         if (feats[i].asked && !(caps & feats[i].cap))
-            return ctx_fail(err, TLSPLUG_E_UNSUPPORTED, "%s (%s) does not support %s", bn,
+            return tlsplug__err_outf(err, TLSPLUG_E_UNSUPPORTED, "%s (%s) does not support %s", bn,
                             be->version(), feats[i].what);
 
     if (side == TLSPLUG_SIDE_SERVER && !cfg->cert_pem.len)
-        return ctx_fail(err, TLSPLUG_E_BAD_CONFIG,
+        return tlsplug__err_outf(err, TLSPLUG_E_BAD_CONFIG,
                         "a server context needs a certificate and private key");
     if (is_cert_verify_config(cfg, side) && !cfg->trust_pem.len)
-        return ctx_fail(err, TLSPLUG_E_BAD_CONFIG,
+        return tlsplug__err_outf(err, TLSPLUG_E_BAD_CONFIG,
                         "peer verification is on but no trust anchors were given (add a CA "
                         "file, directory or the system store, or set verify to none)");
     return TLSPLUG_OK;
@@ -199,7 +183,7 @@ static const struct tlsplug_backend *pick_backend(tlsplug_impl impl, tlsplug_err
     const struct tlsplug_backend *be = tlsplug__backend_get(impl);
     if (!be) {
         const char *n = tlsplug_impl_name(impl);
-        ctx_fail(err, TLSPLUG_E_UNSUPPORTED, "backend '%s' is not built into this tlsplug",
+        tlsplug__err_outf(err, TLSPLUG_E_UNSUPPORTED, "backend '%s' is not built into this tlsplug",
                  n ? n : "?");
     }
     return be;
@@ -212,7 +196,7 @@ static int run_ctx_hook(tlsplug_ctx *ctx, tlsplug_native_hook hook, void *arg,
         return TLSPLUG_OK;
     int rc = hook(ctx->be->impl, ctx->be->ctx_native(ctx->bctx), arg);
     if (rc != 0)
-        return ctx_fail(err, TLSPLUG_E_BAD_CONFIG, "ctx-configure hook failed (returned %d)", rc);
+        return tlsplug__err_outf(err, TLSPLUG_E_BAD_CONFIG, "ctx-configure hook failed (returned %d)", rc);
     return TLSPLUG_OK;
 }
 
@@ -222,7 +206,7 @@ int tlsplug_ctx_new(tlsplug_ctx **out, const tlsplug_config *cfg, tlsplug_impl i
     if (err)
         *err = NULL;
     if (!out || !cfg)
-        return ctx_fail(err, TLSPLUG_E_INVALID_ARGUMENT, "tlsplug_ctx_new: NULL argument");
+        return tlsplug__err_outf(err, TLSPLUG_E_INVALID_ARGUMENT, "tlsplug_ctx_new: NULL argument");
     *out = NULL;
     const struct tlsplug_backend *be = pick_backend(impl, err);
     if (!be)
@@ -231,7 +215,7 @@ int tlsplug_ctx_new(tlsplug_ctx **out, const tlsplug_config *cfg, tlsplug_impl i
     if (!ctx || !(ctx->cfg = tlsplug__config_dup(cfg))) {
         if (ctx)
             ctx_destroy(ctx);
-        return ctx_fail(err, TLSPLUG_E_NO_MEMORY, "out of memory");
+        return tlsplug__err_outf(err, TLSPLUG_E_NO_MEMORY, "out of memory");
     }
     int rc = fit_caps(ctx->cfg, be, cfg->side, err);
     if (rc) {
@@ -266,7 +250,7 @@ int tlsplug__ctx_new_default(tlsplug_ctx **out, tlsplug_side side, tlsplug_nativ
 {
     tlsplug_config *cfg = tlsplug_config_new(side);
     if (!cfg)
-        return ctx_fail(err, TLSPLUG_E_NO_MEMORY, "out of memory");
+        return tlsplug__err_outf(err, TLSPLUG_E_NO_MEMORY, "out of memory");
     int rc = TLSPLUG_OK;
     if (side == TLSPLUG_SIDE_CLIENT && (rc = tlsplug_config_add_trust_system(cfg)) != 0) {
         tlsplug__err_out(err, tlsplug_config_error(cfg));
@@ -285,24 +269,24 @@ int tlsplug_ctx_adopt(tlsplug_ctx **out, tlsplug_impl impl, void *native, tlsplu
     if (err)
         *err = NULL;
     if (!out || !native)
-        return ctx_fail(err, TLSPLUG_E_INVALID_ARGUMENT, "tlsplug_ctx_adopt: NULL argument");
+        return tlsplug__err_outf(err, TLSPLUG_E_INVALID_ARGUMENT, "tlsplug_ctx_adopt: NULL argument");
     *out = NULL;
     if (side != TLSPLUG_SIDE_CLIENT && side != TLSPLUG_SIDE_SERVER && side != TLSPLUG_SIDE_BOTH)
-        return ctx_fail(err, TLSPLUG_E_INVALID_ARGUMENT, "tlsplug_ctx_adopt: bad side %d",
+        return tlsplug__err_outf(err, TLSPLUG_E_INVALID_ARGUMENT, "tlsplug_ctx_adopt: bad side %d",
                         (int)side);
     if (impl == TLSPLUG_IMPL_NONE)
-        return ctx_fail(err, TLSPLUG_E_INVALID_ARGUMENT,
+        return tlsplug__err_outf(err, TLSPLUG_E_INVALID_ARGUMENT,
                         "tlsplug_ctx_adopt: name the implementation of the native context");
     const struct tlsplug_backend *be = pick_backend(impl, err);
     if (!be)
         return TLSPLUG_E_UNSUPPORTED;
     if (!be->ctx_adopt || !(be->caps() & TLSPLUG_CAP_ADOPT_CTX))
-        return ctx_fail(err, TLSPLUG_E_UNSUPPORTED, "%s cannot adopt a native context", be->name);
+        return tlsplug__err_outf(err, TLSPLUG_E_UNSUPPORTED, "%s cannot adopt a native context", be->name);
     tlsplug_ctx *ctx = ctx_alloc(be, side);
     if (!ctx || !(ctx->cfg = tlsplug_config_new(side))) {
         if (ctx)
             ctx_destroy(ctx);
-        return ctx_fail(err, TLSPLUG_E_NO_MEMORY, "out of memory");
+        return tlsplug__err_outf(err, TLSPLUG_E_NO_MEMORY, "out of memory");
     }
     ctx->adopted = 1;
     ctx->cfg->max_version =

@@ -75,21 +75,6 @@ static void buf_release_if_empty(tlsplug_buf *b)
 
 /* ---- creation ----------------------------------------------------------- */
 
-static int conn_fail_new(tlsplug_error **err, int cls, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int conn_fail_new(tlsplug_error **err, int cls, const char *fmt, ...)
-{
-    if (err) {
-        struct tlsplug_error e;
-        va_list ap;
-        va_start(ap, fmt);
-        tlsplug__err_vset(&e, cls, 0, fmt, ap);
-        va_end(ap);
-        *err = tlsplug_error_copy(&e);
-    }
-    return cls;
-}
-
 static char *normalise_name(const char *name)
 {
     char *n = tlsplug__strdup(name);
@@ -105,21 +90,21 @@ int tlsplug_conn_new(tlsplug_conn **out, tlsplug_ctx *ctx, const tlsplug_conn_op
     if (err)
         *err = NULL;
     if (!out || !ctx)
-        return conn_fail_new(err, TLSPLUG_E_INVALID_ARGUMENT, "tlsplug_conn_new: NULL argument");
+        return tlsplug__err_outf(err, TLSPLUG_E_INVALID_ARGUMENT, "tlsplug_conn_new: NULL argument");
     *out = NULL;
     static const tlsplug_conn_options none = {0};
     if (!opts)
         opts = &none;
     tlsplug_side side = opts->side ? opts->side : ctx->side;
     if (side != TLSPLUG_SIDE_CLIENT && side != TLSPLUG_SIDE_SERVER)
-        return conn_fail_new(err, TLSPLUG_E_INVALID_ARGUMENT,
+        return tlsplug__err_outf(err, TLSPLUG_E_INVALID_ARGUMENT,
                              side == TLSPLUG_SIDE_BOTH
                                  ? "the context serves both sides: the connection must choose "
                                    "client or server"
                                  : "bad side %d",
                              (int)side);
     if (ctx->side != TLSPLUG_SIDE_BOTH && side != ctx->side)
-        return conn_fail_new(err, TLSPLUG_E_INVALID_ARGUMENT,
+        return tlsplug__err_outf(err, TLSPLUG_E_INVALID_ARGUMENT,
                              "a %s context cannot make a %s connection",
                              ctx->side == TLSPLUG_SIDE_CLIENT ? "client" : "server",
                              side == TLSPLUG_SIDE_CLIENT ? "client" : "server");
@@ -127,14 +112,14 @@ int tlsplug_conn_new(tlsplug_conn **out, tlsplug_ctx *ctx, const tlsplug_conn_op
     const char *given = opts->server_name ? opts->server_name : cfg->server_name;
     char why[128];
     if (given && tlsplug__check_server_name(given, why, sizeof why))
-        return conn_fail_new(err, TLSPLUG_E_INVALID_ARGUMENT, "server name: %s", why);
+        return tlsplug__err_outf(err, TLSPLUG_E_INVALID_ARGUMENT, "server name: %s", why);
 
     tlsplug_conn *c = tlsplug__calloc(1, sizeof *c);
     char *name = given ? normalise_name(given) : NULL;
     if (!c || (given && !name)) {
         tlsplug__free(c);
         tlsplug__free(name);
-        return conn_fail_new(err, TLSPLUG_E_NO_MEMORY, "out of memory");
+        return tlsplug__err_outf(err, TLSPLUG_E_NO_MEMORY, "out of memory");
     }
     c->ctx = ctx;
     c->be = ctx->be;
@@ -149,7 +134,7 @@ int tlsplug_conn_new(tlsplug_conn **out, tlsplug_ctx *ctx, const tlsplug_conn_op
         int checks = ctx->adopted ? name != NULL
                                   : cfg->verify != TLSPLUG_VERIFY_NONE && cfg->verify_hostname;
         if (checks && !name && !ctx->adopted) {
-            rc = conn_fail_new(err, TLSPLUG_E_BAD_CONFIG,
+            rc = tlsplug__err_outf(err, TLSPLUG_E_BAD_CONFIG,
                                "hostname verification is on but no server name was given (set "
                                "one, or turn the hostname check off)");
             goto fail;
@@ -158,7 +143,7 @@ int tlsplug_conn_new(tlsplug_conn **out, tlsplug_ctx *ctx, const tlsplug_conn_op
         if (cfg->tickets || cfg->session_cache) {
             c->session_name = tlsplug__strdup(name ? name : "");
             if (!c->session_name) {
-                rc = conn_fail_new(err, TLSPLUG_E_NO_MEMORY, "out of memory");
+                rc = tlsplug__err_outf(err, TLSPLUG_E_NO_MEMORY, "out of memory");
                 goto fail;
             }
             if (tlsplug__ctx_session_get(ctx, c->session_name, &sess, &p.session_len) == 0)
@@ -182,7 +167,7 @@ int tlsplug_conn_new(tlsplug_conn **out, tlsplug_ctx *ctx, const tlsplug_conn_op
             continue;
         int hr = hooks[i](c->be->impl, c->be->sess_native(c->bs), args[i]);
         if (hr != 0) {
-            rc = conn_fail_new(err, TLSPLUG_E_BAD_CONFIG, "ssl-configure hook failed (returned %d)",
+            rc = tlsplug__err_outf(err, TLSPLUG_E_BAD_CONFIG, "ssl-configure hook failed (returned %d)",
                                hr);
             goto fail;
         }
