@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/config.h"
+#include "core/internal.h"
 
 /* Distribution CA bundles, first match wins (Debian/Ubuntu, Fedora/RHEL,
  * openSUSE, Alpine/Arch use the first or second). */
@@ -99,8 +101,21 @@ static void alpn_free(tlsplug_config *cfg)
     bytes_free(&cfg->alpn_wire);
 }
 
+static void sni_certs_free(tlsplug_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_sni_certs; i++) {
+        tlsplug_sni_cert *c = &cfg->sni_certs[i];
+        tlsplug__free(c->name);
+        bytes_free(&c->cert_pem);
+        bytes_free(&c->key_pem);
+        secret_free(&c->key_password);
+    }
+    cfg->n_sni_certs = 0;
+}
+
 void tlsplug__config_clear(tlsplug_config *cfg)
 {
+    sni_certs_free(cfg);
     bytes_free(&cfg->cert_pem);
     bytes_free(&cfg->key_pem);
     secret_free(&cfg->key_password);
@@ -212,9 +227,12 @@ static int has_pem_key(const tlsplug_bytes *b)
            strstr((const char *)b->data, "PRIVATE KEY-----");
 }
 
-static int set_cert(tlsplug_config *cfg, tlsplug_bytes *chain, tlsplug_bytes *key,
-                    const char *password, const char *where)
+/* Checks a chain/key pair and the password copy; on failure frees both and
+ * fills cfg's error. */
+static int check_cert(tlsplug_config *cfg, tlsplug_bytes *chain, tlsplug_bytes *key,
+                      const char *password, char **pw_out, const char *where)
 {
+    *pw_out = NULL;
     if (!has_pem(chain, "CERTIFICATE")) {
         bytes_free(chain);
         bytes_free(key);
@@ -228,12 +246,21 @@ static int set_cert(tlsplug_config *cfg, tlsplug_bytes *chain, tlsplug_bytes *ke
         return FAIL(cfg, TLSPLUG_E_BAD_CONFIG, "private key %s: no PEM PRIVATE KEY block found",
                     where);
     }
-    char *pw = NULL;
-    if (password && !(pw = tlsplug__strdup(password))) {
+    if (password && !(*pw_out = tlsplug__strdup(password))) {
         bytes_free(chain);
         bytes_free(key);
         return FAIL(cfg, TLSPLUG_E_NO_MEMORY, "out of memory");
     }
+    return TLSPLUG_OK;
+}
+
+static int set_cert(tlsplug_config *cfg, tlsplug_bytes *chain, tlsplug_bytes *key,
+                    const char *password, const char *where)
+{
+    char *pw;
+    int rc = check_cert(cfg, chain, key, password, &pw, where);
+    if (rc)
+        return rc;
     bytes_free(&cfg->cert_pem);
     bytes_free(&cfg->key_pem);
     secret_free(&cfg->key_password);
@@ -243,22 +270,44 @@ static int set_cert(tlsplug_config *cfg, tlsplug_bytes *chain, tlsplug_bytes *ke
     return cfg_ok(cfg);
 }
 
+/* Reads a chain and an optional key file; "where" names the file for errors. */
+static int read_cert_files(tlsplug_config *cfg, const char *chain_path, const char *key_path,
+                           tlsplug_bytes *chain, tlsplug_bytes *key, char *where, size_t wlen)
+{
+    int rc = read_file(cfg, "certificate", chain_path, chain);
+    if (rc)
+        return rc;
+    if (key_path && (rc = read_file(cfg, "private key", key_path, key)) != 0) {
+        bytes_free(chain);
+        return rc;
+    }
+    snprintf(where, wlen, "file '%s'", key_path && !key->len ? key_path : chain_path);
+    return TLSPLUG_OK;
+}
+
+/* Copies a chain and an optional key from memory. */
+static int copy_cert_mem(tlsplug_config *cfg, const void *chain_pem, size_t chain_len,
+                         const void *key_pem, size_t key_len, tlsplug_bytes *chain,
+                         tlsplug_bytes *key)
+{
+    if (!chain_pem || !chain_len || (key_len && !key_pem))
+        return FAIL(cfg, TLSPLUG_E_INVALID_ARGUMENT, "certificate: empty buffer");
+    if (bytes_set(chain, chain_pem, chain_len) || (key_len && bytes_set(key, key_pem, key_len))) {
+        bytes_free(chain);
+        return FAIL(cfg, TLSPLUG_E_NO_MEMORY, "out of memory");
+    }
+    return TLSPLUG_OK;
+}
+
 int tlsplug_config_set_cert_file(tlsplug_config *cfg, const char *chain_path,
                                  const char *key_path, const char *password)
 {
     if (!cfg)
         return TLSPLUG_E_INVALID_ARGUMENT;
     tlsplug_bytes chain = {0}, key = {0};
-    int rc = read_file(cfg, "certificate", chain_path, &chain);
-    if (rc)
-        return rc;
-    if (key_path && (rc = read_file(cfg, "private key", key_path, &key)) != 0) {
-        bytes_free(&chain);
-        return rc;
-    }
     char where[300];
-    snprintf(where, sizeof where, "file '%s'", key_path && !key.len ? key_path : chain_path);
-    return set_cert(cfg, &chain, &key, password, where);
+    int rc = read_cert_files(cfg, chain_path, key_path, &chain, &key, where, sizeof where);
+    return rc ? rc : set_cert(cfg, &chain, &key, password, where);
 }
 
 int tlsplug_config_set_cert_mem(tlsplug_config *cfg, const void *chain_pem, size_t chain_len,
@@ -266,15 +315,104 @@ int tlsplug_config_set_cert_mem(tlsplug_config *cfg, const void *chain_pem, size
 {
     if (!cfg)
         return TLSPLUG_E_INVALID_ARGUMENT;
-    if (!chain_pem || !chain_len || (key_len && !key_pem))
-        return FAIL(cfg, TLSPLUG_E_INVALID_ARGUMENT, "certificate: empty buffer");
     tlsplug_bytes chain = {0}, key = {0};
-    if (bytes_set(&chain, chain_pem, chain_len) ||
-        (key_len && bytes_set(&key, key_pem, key_len))) {
-        bytes_free(&chain);
+    int rc = copy_cert_mem(cfg, chain_pem, chain_len, key_pem, key_len, &chain, &key);
+    return rc ? rc : set_cert(cfg, &chain, &key, password, "in memory");
+}
+
+static int add_sni_cert(tlsplug_config *cfg, const char *name, tlsplug_bytes *chain,
+                        tlsplug_bytes *key, const char *password, const char *where)
+{
+    char *pw;
+    int rc = check_cert(cfg, chain, key, password, &pw, where);
+    if (rc)
+        return rc;
+    char *n = tlsplug__strdup(name);
+    if (!n) {
+        bytes_free(chain);
+        bytes_free(key);
+        secret_free(&pw);
         return FAIL(cfg, TLSPLUG_E_NO_MEMORY, "out of memory");
     }
-    return set_cert(cfg, &chain, &key, password, "in memory");
+    for (char *p = n; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    size_t len = strlen(n);
+    if (len > 1 && n[len - 1] == '.')
+        n[len - 1] = 0;
+    tlsplug_sni_cert *c = &cfg->sni_certs[cfg->n_sni_certs++];
+    c->name = n;
+    c->cert_pem = *chain;
+    c->key_pem = *key;
+    c->key_password = pw;
+    return cfg_ok(cfg);
+}
+
+static int check_sni_name(tlsplug_config *cfg, const char *name)
+{
+    if (cfg->side == TLSPLUG_SIDE_CLIENT)
+        return FAIL(cfg, TLSPLUG_E_INVALID_ARGUMENT,
+                    "SNI certificates are for servers; this is a client configuration");
+    if (cfg->n_sni_certs == TLSPLUG_MAX_SNI_CERTS)
+        return FAIL(cfg, TLSPLUG_E_BAD_CONFIG, "more than %d SNI certificates",
+                    TLSPLUG_MAX_SNI_CERTS);
+    char why[128];
+    const char *check = name && name[0] == '*' && name[1] == '.' ? name + 2 : name;
+    if (!name || tlsplug__check_server_name(check, why, sizeof why) ||
+        tlsplug__is_ip_literal(check))
+        return FAIL(cfg, TLSPLUG_E_INVALID_ARGUMENT, "SNI certificate name '%s' is not a host name",
+                    name ? name : "(null)");
+    return TLSPLUG_OK;
+}
+
+int tlsplug_config_add_sni_cert_file(tlsplug_config *cfg, const char *name,
+                                     const char *chain_path, const char *key_path,
+                                     const char *password)
+{
+    if (!cfg)
+        return TLSPLUG_E_INVALID_ARGUMENT;
+    int rc = check_sni_name(cfg, name);
+    if (rc)
+        return rc;
+    tlsplug_bytes chain = {0}, key = {0};
+    char where[300];
+    rc = read_cert_files(cfg, chain_path, key_path, &chain, &key, where, sizeof where);
+    return rc ? rc : add_sni_cert(cfg, name, &chain, &key, password, where);
+}
+
+int tlsplug_config_add_sni_cert_mem(tlsplug_config *cfg, const char *name, const void *chain_pem,
+                                    size_t chain_len, const void *key_pem, size_t key_len,
+                                    const char *password)
+{
+    if (!cfg)
+        return TLSPLUG_E_INVALID_ARGUMENT;
+    int rc = check_sni_name(cfg, name);
+    if (rc)
+        return rc;
+    tlsplug_bytes chain = {0}, key = {0};
+    rc = copy_cert_mem(cfg, chain_pem, chain_len, key_pem, key_len, &chain, &key);
+    return rc ? rc : add_sni_cert(cfg, name, &chain, &key, password, "in memory");
+}
+
+int tlsplug__sni_cert_pick(const tlsplug_config *cfg, const char *sni)
+{
+    if (!sni || !*sni)
+        return -1;
+    size_t len = strlen(sni);
+    if (sni[len - 1] == '.')
+        len--;
+    int wildcard = -1;
+    for (size_t i = 0; i < cfg->n_sni_certs; i++) {
+        const char *n = cfg->sni_certs[i].name;
+        if (strlen(n) == len && strncasecmp(n, sni, len) == 0)
+            return (int)i; /* an exact name beats any wildcard */
+        const char *dot = memchr(sni, '.', len);
+        if (wildcard < 0 && n[0] == '*' && dot && dot != sni &&
+            strlen(n + 1) == len - (size_t)(dot - sni) &&
+            strncasecmp(n + 1, dot, len - (size_t)(dot - sni)) == 0)
+            wildcard = (int)i;
+    }
+    return wildcard;
 }
 
 static int add_trust(tlsplug_config *cfg, const tlsplug_bytes *pem, const char *where)
@@ -406,7 +544,6 @@ int tlsplug_config_set_verify_hostname(tlsplug_config *cfg, int on)
     return cfg_ok(cfg);
 }
 
-#include "core/internal.h"
 
 int tlsplug_config_set_server_name(tlsplug_config *cfg, const char *name)
 {
@@ -711,6 +848,7 @@ tlsplug_config *tlsplug__config_dup(const tlsplug_config *cfg)
     d->key_password = d->server_name = NULL;
     d->alpn = NULL;
     d->n_alpn = 0;
+    d->n_sni_certs = 0; /* the copied pointers are cfg's: never free them */
     d->has_err = 0;
     int bad = dup_bytes(&d->cert_pem, &cfg->cert_pem) || dup_bytes(&d->key_pem, &cfg->key_pem) ||
               dup_bytes(&d->trust_pem, &cfg->trust_pem);
@@ -718,6 +856,15 @@ tlsplug_config *tlsplug__config_dup(const tlsplug_config *cfg)
         bad = 1;
     if (!bad && cfg->server_name && !(d->server_name = tlsplug__strdup(cfg->server_name)))
         bad = 1;
+    for (size_t i = 0; !bad && i < cfg->n_sni_certs; i++) {
+        const tlsplug_sni_cert *src = &cfg->sni_certs[i];
+        tlsplug_sni_cert *dst = &d->sni_certs[i];
+        memset(dst, 0, sizeof *dst);
+        d->n_sni_certs = i + 1;
+        bad = !(dst->name = tlsplug__strdup(src->name)) || dup_bytes(&dst->cert_pem, &src->cert_pem) ||
+              dup_bytes(&dst->key_pem, &src->key_pem) ||
+              (src->key_password && !(dst->key_password = tlsplug__strdup(src->key_password)));
+    }
     if (!bad && cfg->n_alpn &&
         tlsplug_config_set_alpn(d, (const char *const *)cfg->alpn, cfg->n_alpn))
         bad = 1;

@@ -15,11 +15,23 @@ typedef struct tlsplug_bytes {
     size_t len;    /* not counting the terminator                          */
 } tlsplug_bytes;
 
+#define TLSPLUG_MAX_SNI_CERTS 16
+
+/* A server certificate chosen by the client's SNI. */
+typedef struct tlsplug_sni_cert {
+    char *name;             /* lower case; "*.example.com" for a wildcard   */
+    tlsplug_bytes cert_pem; /* chain, leaf first                            */
+    tlsplug_bytes key_pem;  /* len 0: key inside cert_pem                    */
+    char *key_password;
+} tlsplug_sni_cert;
+
 struct tlsplug_config {
     tlsplug_side side;
     tlsplug_bytes cert_pem; /* chain, leaf first; len 0: none                */
     tlsplug_bytes key_pem;  /* len 0: none (or key inside cert_pem)          */
     char *key_password;     /* NULL: key not encrypted                       */
+    tlsplug_sni_cert sni_certs[TLSPLUG_MAX_SNI_CERTS];
+    size_t n_sni_certs;
     tlsplug_bytes trust_pem; /* concatenated PEM certificates; len 0: none   */
     int trust_system;        /* 1 if the system store was added (in trust_pem) */
     tlsplug_verify verify;   /* resolved: never TLSPLUG_VERIFY_DEFAULT       */
@@ -50,6 +62,10 @@ struct tlsplug_config {
     struct tlsplug_error err; /* last setter error                         */
     int has_err;
 };
+
+/* Server: which certificate serves this SNI name: an index into
+ * cfg->sni_certs, or -1 for the default one (also for a NULL name). */
+int tlsplug__sni_cert_pick(const tlsplug_config *cfg, const char *sni);
 
 /* Deep copy; NULL on OOM. */
 tlsplug_config *tlsplug__config_dup(const tlsplug_config *cfg);

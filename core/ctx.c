@@ -129,6 +129,7 @@ static int fit_caps(tlsplug_config *cfg, const struct tlsplug_backend *be, tlspl
         {cfg->tickets, TLSPLUG_CAP_SESSION_TICKETS, "session tickets"},
         {cfg->session_cache, TLSPLUG_CAP_SESSION_CACHE, "a session cache"},
         {cfg->verify_cb != NULL, TLSPLUG_CAP_VERIFY_CALLBACK, "a verify callback"},
+        {cfg->n_sni_certs > 0, TLSPLUG_CAP_SNI_CERTS, "certificates chosen by SNI"},
         {cfg->key_password != NULL, TLSPLUG_CAP_KEY_PASSWORD, "encrypted private keys"},
         {side != TLSPLUG_SIDE_CLIENT && cfg->verify != TLSPLUG_VERIFY_NONE,
          TLSPLUG_CAP_CLIENT_CERT, "client certificates"},

@@ -25,7 +25,7 @@ tlsplug_impl tlsplug_impl_from_name(const char *name)
 static const char *const cap_names[] = {
     "tls1.2",         "tls1.3",       "sni",         "alpn",     "session-tickets",
     "session-cache",  "keylog",       "verify-callback", "client-cert", "key-password",
-    "chacha20",       "x25519",       "adopt-ctx",
+    "chacha20",       "x25519",       "adopt-ctx",   "sni-certificates",
 };
 
 const char *tlsplug_cap_name(unsigned cap_bit)

@@ -152,6 +152,7 @@ typedef enum tlsplug_impl {
 #define TLSPLUG_CAP_CHACHA20 (1u << 10)
 #define TLSPLUG_CAP_X25519 (1u << 11)
 #define TLSPLUG_CAP_ADOPT_CTX (1u << 12)
+#define TLSPLUG_CAP_SNI_CERTS (1u << 13) /* server picks a certificate by SNI */
 
 /* Name of one capability bit ("tls1.3", "alpn", ...), NULL if unknown. */
 TLSPLUG_API const char *tlsplug_cap_name(unsigned cap_bit);
@@ -221,6 +222,16 @@ TLSPLUG_API int tlsplug_config_set_cert_file(tlsplug_config *cfg, const char *ch
 TLSPLUG_API int tlsplug_config_set_cert_mem(tlsplug_config *cfg, const void *chain_pem,
                                             size_t chain_len, const void *key_pem,
                                             size_t key_len, const char *password);
+/* Server: another certificate chain and key, used when the client's SNI
+ * matches name ("example.com", or "*.example.com" for one label); the chain
+ * set with tlsplug_config_set_cert_* stays the default.  Up to 16 names. */
+TLSPLUG_API int tlsplug_config_add_sni_cert_file(tlsplug_config *cfg, const char *name,
+                                                 const char *chain_path, const char *key_path,
+                                                 const char *password);
+TLSPLUG_API int tlsplug_config_add_sni_cert_mem(tlsplug_config *cfg, const char *name,
+                                                const void *chain_pem, size_t chain_len,
+                                                const void *key_pem, size_t key_len,
+                                                const char *password);
 /* Trust anchors; several calls add up.  A directory adds every PEM file in
  * it.  The system store is the distribution's CA bundle. */
 TLSPLUG_API int tlsplug_config_add_trust_file(tlsplug_config *cfg, const char *path);
