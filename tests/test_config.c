@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "tlsplug/tlsplug.h"
+#include "core/config.h"
 
 #define PKI(f) TLSPLUG_PKI_DIR "/" f
 
@@ -189,6 +190,37 @@ static void set_allocator_after_use(void **state)
     assert_int_equal(tlsplug_set_allocator(malloc, realloc, free), TLSPLUG_E_BUSY);
 }
 
+static void sni_cert_selection(void **state)
+{
+    tlsplug_config *cli = tlsplug_config_new(TLSPLUG_SIDE_CLIENT);
+    expect_fail(cli, tlsplug_config_add_sni_cert_file(cli, "a.example", PKI("server-alt-chain.pem"),
+                                                      PKI("server-alt.key.pem"), NULL),
+                TLSPLUG_E_INVALID_ARGUMENT, "servers");
+    tlsplug_config_free(cli);
+    tlsplug_config *cfg = tlsplug_config_new(TLSPLUG_SIDE_SERVER);
+    expect_fail(cfg, tlsplug_config_add_sni_cert_file(cfg, "127.0.0.1", PKI("server-alt-chain.pem"),
+                                                      PKI("server-alt.key.pem"), NULL),
+                TLSPLUG_E_INVALID_ARGUMENT, "host name");
+    expect_fail(cfg, tlsplug_config_add_sni_cert_file(cfg, "x.example", PKI("missing.pem"), NULL,
+                                                      NULL),
+                TLSPLUG_E_BAD_CONFIG, "missing.pem");
+    assert_int_equal(tlsplug_config_add_sni_cert_file(cfg, "*.tlsplug.test", PKI("wildcard-chain.pem"),
+                                                      PKI("bad.key.pem"), NULL),
+                     TLSPLUG_OK);
+    assert_int_equal(tlsplug_config_add_sni_cert_file(cfg, "Alt.TLSplug.test.",
+                                                      PKI("server-alt-chain.pem"),
+                                                      PKI("server-alt.key.pem"), NULL),
+                     TLSPLUG_OK);
+    assert_int_equal(tlsplug__sni_cert_pick(cfg, "alt.tlsplug.test"), 1); /* exact beats wildcard */
+    assert_int_equal(tlsplug__sni_cert_pick(cfg, "ALT.tlsplug.test."), 1);
+    assert_int_equal(tlsplug__sni_cert_pick(cfg, "b.tlsplug.test"), 0);
+    assert_int_equal(tlsplug__sni_cert_pick(cfg, "a.b.tlsplug.test"), -1); /* one label only */
+    assert_int_equal(tlsplug__sni_cert_pick(cfg, "tlsplug.test"), -1);
+    assert_int_equal(tlsplug__sni_cert_pick(cfg, "localhost"), -1);
+    assert_int_equal(tlsplug__sni_cert_pick(cfg, NULL), -1);
+    tlsplug_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -196,6 +228,7 @@ int main(void)
         cmocka_unit_test(registry),
         cmocka_unit_test(bad_inputs),
         cmocka_unit_test(ctx_validation),
+        cmocka_unit_test(sni_cert_selection),
         cmocka_unit_test(set_allocator_after_use),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
