@@ -6,7 +6,10 @@
  *    The context owns it (whether tlsplug made it or adopted it): never free
  *    it.  It lives as long as the context, i.e. until tlsplug_ctx_free() and
  *    the last connection made from the context are gone.  Contexts may be
- *    shared by threads, so only read from it once connections exist.
+ *    shared by threads, so only read from it once connections exist.  It
+ *    holds the default chain: a server session whose client asked (SNI) for
+ *    a name set with tlsplug_config_add_sni_cert_* switches to a separate
+ *    credentials object the context also owns.
  *  - tlsplug_gnutls_conn() returns the connection's gnutls_session_t, owned
  *    by the connection until tlsplug_conn_free().  Never replace its
  *    transport (push/pull functions, transport pointer), its session pointer
