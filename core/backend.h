@@ -92,6 +92,14 @@ struct tlsplug_backend {
 
     /* Optional: drop buffers while idle (OpenSSL RELEASE_BUFFERS-like); NULL ok. */
     void (*idle)(void *bsess);
+
+    /* Optional: hand tlsplug_set_allocator's functions to the library, which
+     * then allocates through them too (process-wide).  Called once, before
+     * tlsplug made anything.  TLSPLUG_OK, or a class when the library cannot
+     * take them any more (it allocated already).  NULL: the library has no
+     * such hook (or the distribution built it without one). */
+    int (*set_allocator)(void *(*malloc_fn)(size_t), void *(*realloc_fn)(void *, size_t),
+                         void (*free_fn)(void *));
 };
 
 /* ---- Core services for backends ---------------------------------------- */
@@ -128,6 +136,9 @@ void tlsplug__keylog_secret(tlsplug_conn *conn, const char *label, const uint8_t
 
 /* Set the error record for a fatal alert received from the peer. */
 int tlsplug__peer_alert(tlsplug_conn *conn, int alert, long code);
+/* The alert to send when refusing a peer certificate with class cls, the same
+ * on every backend (version: the negotiated TLSPLUG_TLS1_x). */
+int tlsplug__cert_alert(int cls, int version);
 /* "handshake_failure", "bad_certificate", ... ; "unknown" otherwise. */
 const char *tlsplug__alert_name(int alert);
 
@@ -135,5 +146,9 @@ const char *tlsplug__alert_name(int alert);
 const struct tlsplug_backend *tlsplug__backend_get(tlsplug_impl impl);
 /* Unit tests only: make one extra backend reachable by its impl number. */
 void tlsplug__backend_register_test(const struct tlsplug_backend *be);
+/* Hands the allocator to every built backend that takes one; returns how
+ * many took it. */
+int tlsplug__backends_set_allocator(void *(*malloc_fn)(size_t),
+                                    void *(*realloc_fn)(void *, size_t), void (*free_fn)(void *));
 
 #endif

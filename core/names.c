@@ -164,3 +164,27 @@ const char *tlsplug__alert_name(int alert)
     default: return "unknown";
     }
 }
+
+int tlsplug__cert_alert(int cls, int version)
+{
+    /* OpenSSL's choices (ssl_x509err2alert), so a peer sees the same alert
+     * whichever backend refused it */
+    switch (cls) {
+    case TLSPLUG_E_CERT_EXPIRED:
+        return 45; /* certificate_expired */
+    case TLSPLUG_E_CERT_UNTRUSTED:
+        return 48; /* unknown_ca */
+    case TLSPLUG_E_CERT_REVOKED:
+        return 44; /* certificate_revoked */
+    case TLSPLUG_E_CERT_BAD_SIGNATURE:
+        return 51; /* decrypt_error */
+    case TLSPLUG_E_CERT_REJECTED:
+        return 40; /* handshake_failure: an application verdict */
+    case TLSPLUG_E_CERT_REQUIRED:
+        return version == TLSPLUG_TLS1_3 ? 116 : 40; /* certificate_required */
+    case TLSPLUG_E_NO_MEMORY:
+        return 80; /* internal_error */
+    default: /* not yet valid, hostname, invalid */
+        return 42; /* bad_certificate */
+    }
+}

@@ -152,30 +152,10 @@ static int status_to_class(unsigned status)
     return TLSPLUG_E_CERT_INVALID;
 }
 
-/* The alert we send when a certificate is refused; the choices OpenSSL makes,
- * so a peer sees the same alert whichever backend refused it. */
 static int class_to_alert(int cls, gnutls_protocol_t ver)
 {
-    switch (cls) {
-    case TLSPLUG_E_CERT_EXPIRED:
-        return GNUTLS_A_CERTIFICATE_EXPIRED;
-    case TLSPLUG_E_CERT_UNTRUSTED:
-        return GNUTLS_A_UNKNOWN_CA;
-    case TLSPLUG_E_CERT_REVOKED:
-        return GNUTLS_A_CERTIFICATE_REVOKED;
-    case TLSPLUG_E_CERT_BAD_SIGNATURE:
-        return GNUTLS_A_DECRYPT_ERROR;
-    case TLSPLUG_E_CERT_NOT_YET_VALID:
-    case TLSPLUG_E_CERT_HOSTNAME:
-    case TLSPLUG_E_CERT_INVALID:
-        return GNUTLS_A_BAD_CERTIFICATE;
-    case TLSPLUG_E_CERT_REJECTED:
-        return GNUTLS_A_HANDSHAKE_FAILURE;
-    case TLSPLUG_E_CERT_REQUIRED:
-        return ver == GNUTLS_TLS1_3 ? GNUTLS_A_CERTIFICATE_REQUIRED : GNUTLS_A_HANDSHAKE_FAILURE;
-    default:
-        return GNUTLS_A_CERTIFICATE_UNKNOWN;
-    }
+    /* GnuTLS alert enums are the protocol's numbers */
+    return tlsplug__cert_alert(cls, ver == GNUTLS_TLS1_3 ? TLSPLUG_TLS1_3 : TLSPLUG_TLS1_2);
 }
 
 static int fail_in_callback(struct gt_sess *gs, int cls)

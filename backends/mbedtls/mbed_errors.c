@@ -90,22 +90,7 @@ int tlsplug__mbed_err(struct tlsplug_error *err, int cls, int code, const char *
 
 int tlsplug__mbed_verify_alert(int cls)
 {
-    switch (cls) {
-    case TLSPLUG_E_CERT_EXPIRED:
-        return MBEDTLS_SSL_ALERT_MSG_CERT_EXPIRED;
-    case TLSPLUG_E_CERT_UNTRUSTED:
-        return MBEDTLS_SSL_ALERT_MSG_UNKNOWN_CA;
-    case TLSPLUG_E_CERT_REVOKED:
-        return MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED;
-    case TLSPLUG_E_CERT_BAD_SIGNATURE:
-        return MBEDTLS_SSL_ALERT_MSG_DECRYPT_ERROR;
-    case TLSPLUG_E_CERT_REQUIRED:
-        return MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE;
-    case TLSPLUG_E_NO_MEMORY:
-        return MBEDTLS_SSL_ALERT_MSG_INTERNAL_ERROR;
-    default: /* not yet valid, hostname, rejected, invalid */
-        return MBEDTLS_SSL_ALERT_MSG_BAD_CERT;
-    }
+    return tlsplug__cert_alert(cls, TLSPLUG_TLS1_2); /* mbedTLS 2.28 speaks 1.2 only */
 }
 
 int tlsplug__mbed_flags_class(unsigned flags)
