@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "core/keylog.h"
 
 int tlsplug__is_ip_literal(const char *name)
 {
@@ -223,6 +224,7 @@ int tlsplug_ctx_new(tlsplug_ctx **out, const tlsplug_config *cfg, tlsplug_impl i
         ctx_destroy(ctx);
         return rc;
     }
+    tlsplug__keylog_from_env(ctx->cfg, be);
     struct tlsplug_error e = {0};
     rc = be->ctx_new(ctx->cfg, cfg->side, &ctx->bctx, &e);
     if (rc) {
