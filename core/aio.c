@@ -28,6 +28,7 @@ static void queue_push(tlsplug_aio *a, int kind, void *cb, void *arg, const stru
     if (a->q_len == AIO_QUEUE_MAX)
         return;
     struct aio_completion *c = &a->q[(a->q_head + a->q_len++) % AIO_QUEUE_MAX];
+    a->undelivered[kind]++;
     c->kind = kind;
     c->cb = cb;
     c->arg = arg;
@@ -38,9 +39,15 @@ static void queue_push(tlsplug_aio *a, int kind, void *cb, void *arg, const stru
     c->n = n;
 }
 
+/* From inside one of this aio's callbacks the pump runs again once the
+ * callback has returned (tlsplug__aio_dispatch), without a trip through the
+ * reactor: a zero timer would cost one more poll per operation. */
 static void kick(tlsplug_aio *a)
 {
-    a->r->ops->timer_start(a->r->self, a->t_kick, 0);
+    if (a->dispatching)
+        a->repump = 1;
+    else
+        a->r->ops->timer_start(a->r->self, a->t_kick, 0);
 }
 
 static void stop_timer(tlsplug_aio *a, tlsplug_timer *t)
@@ -130,6 +137,8 @@ static int fill(tlsplug_aio *a)
 {
     size_t avail;
     void *dst = tlsplug_conn_recv_buf(a->conn, &avail);
+    if (!dst && tlsplug__conn_failed(a->conn))
+        return TLSPLUG_OK; /* no buffer (out of memory): the next step reports it */
     if (!dst)
         return avail == 0 && tlsplug__conn_unconsumed(a->conn) == 0 ? TLSPLUG_E_CLOSED
                                                                      : TLSPLUG_OK;
@@ -357,7 +366,9 @@ static int step_secure_read(tlsplug_aio *a)
         complete_read(a, &a->io_err, 0);
         return 1;
     }
-    if (rc == TLSPLUG_WANT_READ) {
+    /* WANT_WRITE too: a read must not wait behind a write the peer is not
+     * draining (it may be waiting for us to read first). */
+    if (rc == TLSPLUG_WANT_READ || rc == TLSPLUG_WANT_WRITE) {
         int fr = fill(a);
         if (fr == TLSPLUG_OK)
             return 1;
@@ -636,6 +647,10 @@ void tlsplug__aio_pump(tlsplug_aio *a)
     }
     if (a->state == TLSPLUG_AIO_SECURE && a->conn && !a->rd.active && !a->wr.active)
         tlsplug__conn_idle(a->conn);
+    else if (a->state == TLSPLUG_AIO_SECURE && a->conn && a->want_read && !a->want_write)
+        /* waiting for the peer with a read pending (the usual state of an
+         * idle server connection): 18 KiB of empty buffer need not wait too */
+        tlsplug__conn_trim(a->conn);
     update_interest(a);
 }
 
@@ -655,23 +670,35 @@ void tlsplug__aio_dispatch(tlsplug_aio *a)
     if (a->dispatching)
         return;
     a->dispatching = 1;
-    while (a->q_len) {
-        struct aio_completion c = a->q[a->q_head];
-        a->q_head = (a->q_head + 1) % AIO_QUEUE_MAX;
-        a->q_len--;
-        const tlsplug_error *e = c.has_err ? &c.err : NULL;
-        switch (c.kind) {
-        case AIO_DONE_READ:
-            ((tlsplug_aio_read_cb)c.cb)(a, e, c.buf, c.n, c.arg);
+    for (int round = 0;; round++) {
+        while (a->q_len) {
+            struct aio_completion c = a->q[a->q_head];
+            a->q_head = (a->q_head + 1) % AIO_QUEUE_MAX;
+            a->q_len--;
+            a->undelivered[c.kind]--;
+            const tlsplug_error *e = c.has_err ? &c.err : NULL;
+            switch (c.kind) {
+            case AIO_DONE_READ:
+                ((tlsplug_aio_read_cb)c.cb)(a, e, c.buf, c.n, c.arg);
+                break;
+            case AIO_DONE_WRITE:
+            case AIO_DONE_OP:
+            case AIO_DONE_CLOSE:
+                if (c.cb)
+                    ((tlsplug_aio_cb)c.cb)(a, e, c.arg);
+                break;
+            }
+        }
+        if (!a->repump || a->state == TLSPLUG_AIO_CLOSED)
             break;
-        case AIO_DONE_WRITE:
-        case AIO_DONE_OP:
-        case AIO_DONE_CLOSE:
-            if (c.cb)
-                ((tlsplug_aio_cb)c.cb)(a, e, c.arg);
+        a->repump = 0;
+        if (round == 8) { /* a busy connection yields to the others */
+            a->r->ops->timer_start(a->r->self, a->t_kick, 0);
             break;
         }
+        tlsplug__aio_pump(a);
     }
+    a->repump = 0;
     a->dispatching = 0;
     if (a->state == TLSPLUG_AIO_CLOSED && a->q_len == 0)
         destroy(a);
@@ -756,16 +783,19 @@ int tlsplug_aio_new(tlsplug_aio **out, tlsplug_reactor *r, int fd)
     a->r = r;
     a->fd = fd;
     const tlsplug_reactor_ops *o = r->ops;
-    if (o->watch_new(r->self, fd, on_watch, a, &a->w) || o->timer_new(r->self, on_kick, a, &a->t_kick) ||
-        o->timer_new(r->self, on_read_timeout, a, &a->t_read) ||
-        o->timer_new(r->self, on_write_timeout, a, &a->t_write) ||
-        o->timer_new(r->self, on_op_timeout, a, &a->t_op)) {
+    int rc;
+    if ((rc = o->watch_new(r->self, fd, on_watch, a, &a->w)) != 0 ||
+        (rc = o->timer_new(r->self, on_kick, a, &a->t_kick)) != 0 ||
+        (rc = o->timer_new(r->self, on_read_timeout, a, &a->t_read)) != 0 ||
+        (rc = o->timer_new(r->self, on_write_timeout, a, &a->t_write)) != 0 ||
+        (rc = o->timer_new(r->self, on_op_timeout, a, &a->t_op)) != 0) {
         release_handles(a);
         if (a->t_kick)
             o->timer_free(r->self, a->t_kick);
         tlsplug__free(a);
         close(fd);
-        return TLSPLUG_E_NO_MEMORY;
+        /* the reactor's class: a bad descriptor is not out of memory */
+        return rc < 0 && rc >= TLSPLUG_ERRCLASS_MIN ? rc : TLSPLUG_E_NO_MEMORY;
     }
     *out = a;
     return TLSPLUG_OK;
@@ -798,6 +828,14 @@ tlsplug_conn *tlsplug_aio_conn(tlsplug_aio *a)
                                                                                     : NULL;
 }
 
+/* Any read, write or attach/detach not yet completed, or completed with its
+ * callback still queued. */
+static int ops_pending(const tlsplug_aio *a)
+{
+    return a->rd.active || a->wr.active || a->undelivered[AIO_DONE_READ] ||
+           a->undelivered[AIO_DONE_WRITE] || a->undelivered[AIO_DONE_OP];
+}
+
 static int usable_for_io(const tlsplug_aio *a)
 {
     if (a->state == TLSPLUG_AIO_PLAIN && !a->connecting)
@@ -817,7 +855,7 @@ int tlsplug_aio_read(tlsplug_aio *a, void *buf, size_t cap, uint32_t timeout_ms,
     int rc = usable_for_io(a);
     if (rc)
         return rc;
-    if (a->rd.active)
+    if (a->rd.active || a->undelivered[AIO_DONE_READ])
         return TLSPLUG_E_BUSY;
     a->rd.active = 1;
     a->rd.buf = buf;
@@ -837,7 +875,7 @@ int tlsplug_aio_write(tlsplug_aio *a, const void *buf, size_t len, uint32_t time
     int rc = usable_for_io(a);
     if (rc)
         return rc;
-    if (a->wr.active)
+    if (a->wr.active || a->undelivered[AIO_DONE_WRITE])
         return TLSPLUG_E_BUSY;
     if (a->write_shut)
         return TLSPLUG_E_INVALID_ARGUMENT;
@@ -860,7 +898,7 @@ int tlsplug_aio_shutdown(tlsplug_aio *a, uint32_t timeout_ms, tlsplug_aio_cb cb,
     int rc = usable_for_io(a);
     if (rc)
         return rc;
-    if (a->wr.active)
+    if (a->wr.active || a->undelivered[AIO_DONE_WRITE])
         return TLSPLUG_E_BUSY;
     if (a->write_shut)
         return TLSPLUG_E_INVALID_ARGUMENT;
@@ -934,8 +972,7 @@ int tlsplug_aio_attach(tlsplug_aio *a, const tlsplug_attach_options *opts, tlspl
         opts = &defaults;
     if (a->state == TLSPLUG_AIO_CLOSING || a->state == TLSPLUG_AIO_CLOSED)
         return TLSPLUG_E_INVALID_ARGUMENT;
-    if (a->state != TLSPLUG_AIO_PLAIN || a->connecting || a->op.kind || a->rd.active ||
-        a->wr.active)
+    if (a->state != TLSPLUG_AIO_PLAIN || a->connecting || a->op.kind || ops_pending(a))
         return TLSPLUG_E_BUSY;
     if (opts->ctx && opts->ctx_configure)
         return TLSPLUG_E_INVALID_ARGUMENT; /* the hook only applies to a context made here */
@@ -966,7 +1003,7 @@ int tlsplug_aio_detach(tlsplug_aio *a, uint32_t timeout_ms, tlsplug_aio_cb cb, v
         return TLSPLUG_E_INVALID_ARGUMENT;
     if (a->state == TLSPLUG_AIO_CLOSING || a->state == TLSPLUG_AIO_CLOSED)
         return TLSPLUG_E_INVALID_ARGUMENT;
-    if (a->op.kind || a->rd.active || a->wr.active || a->connecting ||
+    if (a->op.kind || ops_pending(a) || a->connecting ||
         (a->state != TLSPLUG_AIO_PLAIN && a->state != TLSPLUG_AIO_SECURE))
         return TLSPLUG_E_BUSY;
     a->op.kind = AIO_OP_DETACH;

@@ -68,6 +68,10 @@ struct tlsplug_aio {
     struct aio_completion q[AIO_QUEUE_MAX];
     int q_head, q_len;
     int dispatching;
+    /* completions queued but not yet delivered, per kind: until its callback
+     * ran an operation still counts as pending */
+    int undelivered[AIO_DONE_CLOSE + 1];
+    int repump; /* an API call from a callback wants the pump again */
     void *data;
 };
 

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 
 #include "core/alloc.h"
+#include "core/backend.h"
 #include "tlsplug/tlsplug.h"
 
 static void *(*a_malloc)(size_t) = malloc;
@@ -22,6 +23,10 @@ int tlsplug_set_allocator(void *(*malloc_fn)(size_t), void *(*realloc_fn)(void *
     a_malloc = malloc_fn;
     a_realloc = realloc_fn;
     a_free = free_fn;
+    /* Where a library takes them (OpenSSL, wolfSSL), its blocks come from
+     * the same functions; one that has allocated already keeps its own,
+     * consistently, so a refusal is not an error here. */
+    (void)tlsplug__backends_set_allocator(malloc_fn, realloc_fn, free_fn);
     return TLSPLUG_OK;
 }
 

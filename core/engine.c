@@ -30,6 +30,7 @@ struct tlsplug_conn {
     int established;
     int shutdown_queued;
     int verify_verdict;  /* class from tlsplug__verify, 0 if ok    */
+    int oom;             /* the send buffer could not be allocated */
     struct tlsplug_error err;
     char *session_name;  /* client store key; NULL: no resumption  */
     void *data;
@@ -226,9 +227,19 @@ void *tlsplug_conn_get_data(const tlsplug_conn *c)
 
 void *tlsplug_conn_recv_buf(tlsplug_conn *c, size_t *avail)
 {
+    size_t dummy;
+    if (!avail)
+        avail = &dummy;
     *avail = 0;
-    if (!c || c->in_eof || buf_reserve(&c->in))
+    if (!c || c->in_eof)
         return NULL;
+    if (buf_reserve(&c->in)) {
+        /* No room must not read as "full": the next step reports it. */
+        if (!c->failed)
+            c->failed = tlsplug__err_set(&c->err, TLSPLUG_E_NO_MEMORY, 0,
+                                         "out of memory for the receive buffer");
+        return NULL;
+    }
     size_t space = buf_space(&c->in);
     if (!space)
         return NULL;
@@ -247,6 +258,8 @@ void tlsplug_conn_recv_ack(tlsplug_conn *c, size_t n)
 size_t tlsplug_conn_feed(tlsplug_conn *c, const void *data, size_t len)
 {
     size_t done = 0;
+    if (!data)
+        return 0;
     while (done < len) {
         size_t avail;
         uint8_t *dst = tlsplug_conn_recv_buf(c, &avail);
@@ -268,6 +281,9 @@ void tlsplug_conn_recv_eof(tlsplug_conn *c)
 
 const void *tlsplug_conn_send_buf(tlsplug_conn *c, size_t *len)
 {
+    size_t dummy;
+    if (!len)
+        len = &dummy;
     *len = 0;
     if (!c || !c->out.len)
         return NULL;
@@ -285,6 +301,8 @@ void tlsplug_conn_send_ack(tlsplug_conn *c, size_t n)
 size_t tlsplug_conn_drain(tlsplug_conn *c, void *out, size_t cap)
 {
     size_t len;
+    if (!out)
+        return 0;
     const void *p = tlsplug_conn_send_buf(c, &len);
     size_t k = len < cap ? len : cap;
     if (k) {
@@ -329,8 +347,10 @@ int tlsplug__io_recv(tlsplug_conn *c, void *buf, size_t len, size_t *n)
 int tlsplug__io_send(tlsplug_conn *c, const void *buf, size_t len, size_t *n)
 {
     *n = 0;
-    if (buf_reserve(&c->out))
+    if (buf_reserve(&c->out)) {
+        c->oom = 1;
         return TLSPLUG_E_NO_MEMORY;
+    }
     size_t space = buf_space(&c->out);
     if (!space)
         return TLSPLUG_WANT_WRITE;
@@ -412,6 +432,17 @@ int tlsplug__peer_alert(tlsplug_conn *c, int alert, long code)
  * guess, so the class is the same on every backend. */
 static int normalise(tlsplug_conn *c, int rc)
 {
+    /* A send buffer core could not allocate is the cause, whatever the
+     * library made of its failed transport call (io-error, truncated, a
+     * retry). */
+    if (c->oom) {
+        c->oom = 0;
+        if (rc != TLSPLUG_OK && rc != TLSPLUG_E_CLOSED) {
+            c->failed = tlsplug__err_set(&c->err, TLSPLUG_E_NO_MEMORY, 0,
+                                         "out of memory for the send buffer");
+            return c->failed;
+        }
+    }
     if (rc >= 0 || rc == TLSPLUG_E_WOULD_BLOCK)
         return rc;
     if (rc == TLSPLUG_E_CLOSED) {
@@ -535,6 +566,9 @@ size_t tlsplug_conn_pending(const tlsplug_conn *c)
 
 const void *tlsplug_conn_unread(const tlsplug_conn *c, size_t *len)
 {
+    size_t dummy;
+    if (!len)
+        len = &dummy;
     *len = 0;
     if (!c || !c->closed || !c->in.len)
         return NULL;
@@ -551,6 +585,14 @@ void tlsplug_conn_unread_ack(tlsplug_conn *c, size_t n)
 size_t tlsplug__conn_unconsumed(const tlsplug_conn *c)
 {
     return c->in.len;
+}
+
+void tlsplug__conn_trim(tlsplug_conn *c)
+{
+    buf_release_if_empty(&c->in);
+    buf_release_if_empty(&c->out);
+    if (c->be->idle && c->established && !c->failed && c->in.len == 0 && c->out.len == 0)
+        c->be->idle(c->bs);
 }
 
 void tlsplug__conn_idle(tlsplug_conn *c)

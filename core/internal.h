@@ -54,6 +54,8 @@ int tlsplug__is_ip_literal(const char *name);
 
 /* Engine internals used by aio. */
 void tlsplug__conn_idle(tlsplug_conn *conn);
+/* Only the empty core buffers (a read may be pending). */
+void tlsplug__conn_trim(tlsplug_conn *conn);
 /* The sticky failure class, 0 if none (a clean close is not a failure). */
 int tlsplug__conn_failed(const tlsplug_conn *conn);
 /* 1 if the engine holds ciphertext it has not handed to the library. */

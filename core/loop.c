@@ -32,7 +32,8 @@ struct tlsplug_watch {
     int fd;
     int events;   /* interest: TLSPLUG_EV_* */
     int dead;     /* freed during dispatch; released when it ends */
-    int in_epoll; /* paused watches are removed, see watch_set_epoll */
+    int in_epoll; /* registered with the kernel, see watch_set_epoll */
+    uint32_t kmask; /* the mask the kernel has while in_epoll */
     uint32_t gen; /* epoll key, with fd: see watch_key */
     size_t idx;   /* poll backend: slot in pfds/pwatch */
     tlsplug_watch_cb cb;
@@ -262,37 +263,64 @@ static int lp_watch_new(void *self, int fd, tlsplug_watch_cb cb, void *arg, tlsp
     return 0;
 }
 
+static uint32_t epoll_mask(int events)
+{
+    return ((events & TLSPLUG_EV_READ) ? EPOLLIN : 0u) | ((events & TLSPLUG_EV_WRITE) ? EPOLLOUT : 0u);
+}
+
+/* Lazily: a pause keeps the kernel registration (the aio pauses and resumes
+ * a watch around every operation; two epoll_ctl per operation otherwise), and
+ * a resume to the mask the kernel already has costs nothing.  The kernel is
+ * brought up to date when it reports an event nobody wants (dispatch_epoll):
+ * epoll reports EPOLLERR/EPOLLHUP even for an empty mask, and level-triggered
+ * a stale registration would spin the loop on a hung-up socket. */
 static int watch_set_epoll(tlsplug_loop *loop, tlsplug_watch *w, int events)
 {
-    /* Paused watches leave the interest set: epoll reports EPOLLERR/EPOLLHUP
-     * even for an empty mask, and level-triggered that would spin the loop
-     * on a hung-up socket nobody is reading. */
-    if (!events) {
-        if (w->in_epoll) {
-            epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-            w->in_epoll = 0;
-        }
+    if (!events)
         return 0;
-    }
+    uint32_t mask = epoll_mask(events);
+    if (w->in_epoll && w->kmask == mask)
+        return 0;
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
-    ev.events = ((events & TLSPLUG_EV_READ) ? EPOLLIN : 0u) |
-                ((events & TLSPLUG_EV_WRITE) ? EPOLLOUT : 0u);
+    ev.events = mask;
     ev.data.u64 = watch_key(w);
     if (epoll_ctl(loop->epfd, w->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, w->fd, &ev) < 0) {
         int e = errno;
         /* The kernel drops an fd from epoll when its last descriptor closes;
          * a MOD then fails with ENOENT and an ADD is what was meant. */
         if (e == ENOENT && w->in_epoll) {
-            if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, w->fd, &ev) == 0)
+            if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, w->fd, &ev) == 0) {
+                w->kmask = mask;
                 return 0;
+            }
             e = errno;
         }
         w->in_epoll = 0;
         return errno_class(e);
     }
     w->in_epoll = 1;
+    w->kmask = mask;
     return 0;
+}
+
+/* An event arrived that the interest does not cover: shrink the kernel's
+ * mask to the interest (or leave the set when paused). */
+static void watch_sync_epoll(tlsplug_loop *loop, tlsplug_watch *w)
+{
+    if (!w->in_epoll)
+        return;
+    if (!w->events) {
+        epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+        w->in_epoll = 0;
+        return;
+    }
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = epoll_mask(w->events);
+    ev.data.u64 = watch_key(w);
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, w->fd, &ev) == 0)
+        w->kmask = ev.events;
 }
 
 static int lp_watch_set(void *self, tlsplug_watch *w, int events)
@@ -488,8 +516,10 @@ static int dispatch_epoll(tlsplug_loop *loop, int n)
             continue;
         int ev = events_of((e & EPOLLIN) != 0, (e & EPOLLOUT) != 0,
                            (e & (EPOLLERR | EPOLLHUP)) != 0, w);
-        if (!ev)
+        if (!ev) {
+            watch_sync_epoll(loop, w);
             continue;
+        }
         w->cb(w, ev, w->arg);
         ran++;
     }

@@ -180,8 +180,17 @@ static void on_listen(tlsplug_watch *w, int events, void *arg)
         }
         tune_socket(fd);
         tlsplug_aio *a;
-        if (tlsplug_aio_new(&a, l->r, fd))
-            continue;
+        int rc = tlsplug_aio_new(&a, l->r, fd);
+        if (rc) {
+            /* the connection is dropped (fd closed): say why */
+            if (l->on_error) {
+                struct tlsplug_error e;
+                tlsplug__err_set(&e, rc, 0, "accept: cannot set up the connection: %s",
+                                 tlsplug_error_name(rc));
+                l->on_error(l, &e, l->arg);
+            }
+            return; /* on_error may have closed the listener */
+        }
         if (!l->attach) {
             l->on_conn(l, a, l->arg);
             return; /* on_conn may have closed the listener */
@@ -189,7 +198,12 @@ static void on_listen(tlsplug_watch *w, int events, void *arg)
         struct pending_accept *p = tlsplug__calloc(1, sizeof *p);
         if (!p) {
             tlsplug_aio_close(a, NULL, NULL);
-            continue;
+            if (l->on_error) {
+                struct tlsplug_error e;
+                tlsplug__err_set(&e, TLSPLUG_E_NO_MEMORY, 0, "accept: out of memory");
+                l->on_error(l, &e, l->arg);
+            }
+            return;
         }
         p->aio = a;
         p->l = l;
@@ -264,14 +278,17 @@ int tlsplug_listen(tlsplug_listener **out, tlsplug_reactor *r, const char *host,
         if (!l->attach_opts.side)
             l->attach_opts.side = TLSPLUG_SIDE_SERVER;
     }
-    if (r->ops->watch_new(r->self, fd, on_listen, l, &l->w) ||
-        r->ops->watch_set(r->self, l->w, TLSPLUG_EV_READ)) {
+    int rc;
+    if ((rc = r->ops->watch_new(r->self, fd, on_listen, l, &l->w)) != 0 ||
+        (rc = r->ops->watch_set(r->self, l->w, TLSPLUG_EV_READ)) != 0) {
         if (l->w)
             r->ops->watch_free(r->self, l->w);
         close(fd);
+        tlsplug_ctx_free(l->attach_opts.ctx);
         tlsplug__free(l->server_name);
         tlsplug__free(l);
-        return TLSPLUG_E_IO;
+        /* the reactor's class (out-of-memory ...), io-error if it gave none */
+        return rc < 0 && rc >= TLSPLUG_ERRCLASS_MIN ? rc : TLSPLUG_E_IO;
     }
     *out = l;
     return TLSPLUG_OK;

@@ -47,6 +47,17 @@ void tlsplug__backend_register_test(const struct tlsplug_backend *be)
     test_backend = be;
 }
 
+int tlsplug__backends_set_allocator(void *(*malloc_fn)(size_t),
+                                    void *(*realloc_fn)(void *, size_t), void (*free_fn)(void *))
+{
+    int took = 0;
+    for (size_t i = 0; backends[i]; i++)
+        if (backends[i]->set_allocator &&
+            backends[i]->set_allocator(malloc_fn, realloc_fn, free_fn) == TLSPLUG_OK)
+            took++;
+    return took;
+}
+
 static tlsplug_impl default_impl = TLSPLUG_IMPL_NONE;
 static pthread_once_t default_once = PTHREAD_ONCE_INIT;
 

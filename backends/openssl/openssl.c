@@ -231,11 +231,43 @@ static unsigned ossl_caps(void)
            TLSPLUG_CAP_CHACHA20 | TLSPLUG_CAP_X25519 | TLSPLUG_CAP_ADOPT_CTX;
 }
 
+/* Up-ref'd session for this blob, or NULL. */
+static SSL_SESSION *memo_get(ossl_ctx *o, const uint8_t *blob, size_t len)
+{
+    SSL_SESSION *s = NULL;
+    pthread_mutex_lock(&o->memo_lock);
+    if (o->memo_sess && o->memo_len == len && memcmp(o->memo_blob, blob, len) == 0 &&
+        SSL_SESSION_up_ref(o->memo_sess))
+        s = o->memo_sess;
+    pthread_mutex_unlock(&o->memo_lock);
+    return s;
+}
+
+static void memo_put(ossl_ctx *o, const uint8_t *blob, size_t len, SSL_SESSION *sess)
+{
+    uint8_t *copy = tlsplug__memdup(blob, len);
+    if (!copy || !SSL_SESSION_up_ref(sess)) {
+        tlsplug__free(copy);
+        return;
+    }
+    pthread_mutex_lock(&o->memo_lock);
+    SSL_SESSION *old = o->memo_sess;
+    tlsplug__free(o->memo_blob);
+    o->memo_blob = copy;
+    o->memo_len = len;
+    o->memo_sess = sess;
+    pthread_mutex_unlock(&o->memo_lock);
+    SSL_SESSION_free(old);
+}
+
 static void ossl_ctx_free(void *bctx)
 {
     ossl_ctx *o = bctx;
     if (!o)
         return;
+    SSL_SESSION_free(o->memo_sess);
+    tlsplug__free(o->memo_blob);
+    pthread_mutex_destroy(&o->memo_lock);
     SSL_CTX_free(o->ctx);
     tlsplug__free(o);
 }
@@ -252,6 +284,7 @@ static int ossl_ctx_new(const tlsplug_config *cfg, tlsplug_side side, void **bct
         return tlsplug__err_set(err, TLSPLUG_E_NO_MEMORY, 0, "out of memory");
     o->cfg = cfg;
     o->side = side;
+    pthread_mutex_init(&o->memo_lock, NULL);
     o->ctx = SSL_CTX_new(TLS_method());
     int rc = o->ctx ? tlsplug__ossl_configure(o, cfg, err)
                     : tlsplug__ossl_fail(err, TLSPLUG_E_NO_MEMORY, "SSL_CTX_new failed");
@@ -280,6 +313,7 @@ static int ossl_ctx_adopt(void *native, tlsplug_side side, const char *priority,
     o->cfg = cfg;
     o->side = side;
     o->adopted = 1;
+    pthread_mutex_init(&o->memo_lock, NULL);
     *bctx = o;
     return TLSPLUG_OK;
 }
@@ -331,10 +365,8 @@ static int sess_setup(ossl_sess *s, const tlsplug_sess_params *p, struct tlsplug
     if (!SSL_set_ex_data(ssl, g_sess_index, s))
         return tlsplug__ossl_fail(err, TLSPLUG_E_NO_MEMORY, "SSL_set_ex_data failed");
     /* Partial writes and a moving buffer because core hands out whatever
-     * fits its send buffer; released buffers because idle connections
-     * are the common case. */
-    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                          SSL_MODE_RELEASE_BUFFERS);
+     * fits its send buffer; buffers are released while idle (ossl_idle). */
+    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     if (!SSL_CTX_get_info_callback(o->ctx))
         SSL_set_info_callback(ssl, info_cb);
 
@@ -361,7 +393,9 @@ static int sess_setup(ossl_sess *s, const tlsplug_sess_params *p, struct tlsplug
                                   "cannot set the name to verify");
     if (p->session && p->session_len && p->session_len <= LONG_MAX) {
         const unsigned char *q = p->session;
-        SSL_SESSION *sess = d2i_SSL_SESSION(NULL, &q, (long)p->session_len);
+        SSL_SESSION *sess = memo_get(o, p->session, p->session_len);
+        if (!sess && (sess = d2i_SSL_SESSION(NULL, &q, (long)p->session_len)) != NULL)
+            memo_put(o, p->session, p->session_len, sess);
         /* A stale or foreign blob just means a full handshake. */
         if (sess) {
             SSL_set_session(ssl, sess);
@@ -459,6 +493,13 @@ static int ossl_shutdown(void *bsess)
     return tlsplug__ossl_step_error(s, r, TLSPLUG_E_PROTOCOL, "TLS shutdown failed");
 }
 
+/* Buffers go while idle, not after every record as RELEASE_BUFFERS would
+ * (a free and a malloc of 16 KiB per record on the hot path). */
+static void ossl_idle(void *bsess)
+{
+    (void)SSL_free_buffers(((ossl_sess *)bsess)->ssl); /* 0: data pending, kept */
+}
+
 static size_t ossl_pending(void *bsess)
 {
     int n = SSL_pending(((ossl_sess *)bsess)->ssl);
@@ -532,6 +573,18 @@ static int ossl_session_save(void *bsess, uint8_t **data, size_t *len)
     if (!sess)
         return TLSPLUG_E_INVALID_ARGUMENT;
     int rc = TLSPLUG_E_INVALID_ARGUMENT;
+    /* The session we were given (or saved last time): its blob is at hand. */
+    pthread_mutex_lock(&s->octx->memo_lock);
+    if (sess == s->octx->memo_sess && (*data = tlsplug__memdup(s->octx->memo_blob,
+                                                              s->octx->memo_len)) != NULL) {
+        *len = s->octx->memo_len;
+        rc = TLSPLUG_OK;
+    }
+    pthread_mutex_unlock(&s->octx->memo_lock);
+    if (rc == TLSPLUG_OK) {
+        SSL_SESSION_free(sess);
+        return rc;
+    }
     int n = SSL_SESSION_is_resumable(sess) ? i2d_SSL_SESSION(sess, NULL) : 0;
     if (n > 0) {
         uint8_t *buf = tlsplug__malloc((size_t)n);
@@ -544,6 +597,7 @@ static int ossl_session_save(void *bsess, uint8_t **data, size_t *len)
             *data = buf;
             *len = (size_t)n;
             rc = TLSPLUG_OK;
+            memo_put(s->octx, buf, (size_t)n, sess);
         }
     }
     SSL_SESSION_free(sess);
@@ -570,5 +624,6 @@ const struct tlsplug_backend tlsplug__backend_openssl = {
     .pending = ossl_pending,
     .info = ossl_info,
     .session_save = ossl_session_save,
-    .idle = NULL, /* SSL_MODE_RELEASE_BUFFERS already drops them */
+    .idle = ossl_idle,
+    .set_allocator = tlsplug__ossl_set_allocator,
 };

@@ -2,6 +2,7 @@
 #ifndef TLSPLUG_OSSL_INT_H
 #define TLSPLUG_OSSL_INT_H
 
+#include <pthread.h>
 #include <openssl/ssl.h>
 
 #include "core/backend.h"
@@ -11,6 +12,12 @@ typedef struct ossl_ctx {
     const tlsplug_config *cfg; /* core's copy, lives as long as we do */
     tlsplug_side side;         /* CLIENT, SERVER or BOTH                 */
     int adopted;               /* made by the application: used as is    */
+    /* The last session blob core handed us or we saved, and its object:
+     * d2i_SSL_SESSION re-parses the peer certificate (~1.7M instructions). */
+    pthread_mutex_t memo_lock;
+    uint8_t *memo_blob;
+    size_t memo_len;
+    SSL_SESSION *memo_sess;
 } ossl_ctx;
 
 typedef struct ossl_sess {
@@ -38,6 +45,10 @@ uint16_t tlsplug__ossl_group_iana(int nid);
 /* openssl.c: callbacks the context installs. */
 int tlsplug__ossl_cert_verify_cb(X509_STORE_CTX *xctx, void *arg);
 void tlsplug__ossl_keylog_cb(const SSL *ssl, const char *line);
+
+/* openssl_alloc.c: tlsplug_set_allocator's functions to CRYPTO_set_mem_functions. */
+int tlsplug__ossl_set_allocator(void *(*malloc_fn)(size_t), void *(*realloc_fn)(void *, size_t),
+                                void (*free_fn)(void *));
 
 /* ossl_errors.c: X509_V_ERR_* -> certificate class (TLSPLUG_E_CERT_*). */
 int tlsplug__ossl_x509_class(long x509_err);

@@ -31,7 +31,8 @@ extern "C" {
 #endif
 
 /* ------------------------------------------------------------------------ */
-/* Built-in loop: epoll, with a poll fallback, and a timer heap.             */
+/* Built-in loop: epoll, with a poll fallback, and a timer heap.  A build    */
+/* with -DTLSPLUG_BUILTIN_LOOP=OFF leaves it out (bring your own reactor).    */
 
 typedef struct tlsplug_loop tlsplug_loop;
 

@@ -17,12 +17,19 @@
  *  - Strings and buffers passed in are copied unless the doc says otherwise.
  *  - Returned const pointers are owned by the object they came from.
  *
- * Thread safety: no function uses global mutable state except the backend
- * registry (tlsplug_set_default_impl), which is meant to be set once at start
- * up.  Objects are not locked: one object is used by one thread at a time.
- * Contexts may be shared by connections on several threads once made, because
- * tlsplug never mutates a context after tlsplug_ctx_new returns (the backend
- * libraries lock their own session caches).
+ * Global state: none beyond the backend registry (the default implementation:
+ * tlsplug_set_default_impl, or TLSPLUG_BACKEND read once) and the allocator
+ * hook (tlsplug_set_allocator).  Set both once at start up, before other
+ * threads use tlsplug; everything else lives in objects the caller owns, so
+ * independent users of tlsplug can share a process.
+ *
+ * Thread safety: objects are not locked: one object is used by one thread at
+ * a time.  Contexts may be shared by connections on several threads once
+ * made, because tlsplug never mutates a context after tlsplug_ctx_new returns
+ * (its client session store has its own lock, and the backend libraries lock
+ * their own session caches).  An aio, listener or pending connect is used
+ * only from the thread that runs its reactor; several loops on several
+ * threads are fine.
  */
 #ifndef TLSPLUG_H
 #define TLSPLUG_H
@@ -274,7 +281,10 @@ typedef int (*tlsplug_verify_cb)(tlsplug_conn *conn, int verdict, const uint8_t 
 TLSPLUG_API int tlsplug_config_set_verify_callback(tlsplug_config *cfg, tlsplug_verify_cb cb,
                                                    void *arg);
 
-/* Key log: one NSS key log line (no newline) per secret. */
+/* Key log: one NSS key log line (no newline) per secret.  Without a
+ * callback, a context made while the SSLKEYLOGFILE environment variable names
+ * a file appends the lines there (the file Wireshark reads), on backends with
+ * TLSPLUG_CAP_KEYLOG (the Debian wolfSSL build has none). */
 typedef void (*tlsplug_keylog_cb)(const tlsplug_conn *conn, const char *line, void *arg);
 TLSPLUG_API int tlsplug_config_set_keylog_callback(tlsplug_config *cfg, tlsplug_keylog_cb cb,
                                                    void *arg);
