@@ -114,6 +114,9 @@ const tlsplug_config *tlsplug__conn_config(const tlsplug_conn *conn);
  * records.  Never hands out bytes beyond the end of the current TLS record,
  * so bytes after the peer's close_notify stay in core (detach needs them). */
 int tlsplug__io_recv(tlsplug_conn *conn, void *buf, size_t len, size_t *n);
+/* Ciphertext core holds that tlsplug__io_recv would hand out (for libraries
+ * that report "again" after a post-handshake message with records left). */
+size_t tlsplug__io_buffered(const tlsplug_conn *conn);
 /* Transport: ciphertext to the peer.  TLSPLUG_OK with 0 < *n <= len, or
  * TLSPLUG_WANT_WRITE when the send buffer is full. */
 int tlsplug__io_send(tlsplug_conn *conn, const void *buf, size_t len, size_t *n);

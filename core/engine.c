@@ -344,6 +344,11 @@ int tlsplug__io_recv(tlsplug_conn *c, void *buf, size_t len, size_t *n)
     return TLSPLUG_OK;
 }
 
+size_t tlsplug__io_buffered(const tlsplug_conn *c)
+{
+    return c->rec.bad ? 0 : c->in.len;
+}
+
 int tlsplug__io_send(tlsplug_conn *c, const void *buf, size_t len, size_t *n)
 {
     *n = 0;

@@ -86,6 +86,7 @@ static ssize_t gt_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
         sniff(&gs->sniff, buf, n);
         return (ssize_t)n;
     case TLSPLUG_WANT_READ:
+        gs->io_blocked = 1;
         gnutls_transport_set_errno(gs->s, EAGAIN);
         return -1;
     case TLSPLUG_E_CLOSED:
@@ -104,6 +105,7 @@ static ssize_t gt_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
     case TLSPLUG_OK:
         return (ssize_t)n;
     case TLSPLUG_WANT_WRITE:
+        gs->io_blocked = 1;
         gnutls_transport_set_errno(gs->s, EAGAIN);
         return -1;
     default:
@@ -691,6 +693,7 @@ static int gt_read(void *bsess, void *buf, size_t cap, size_t *n)
         int r = flush_refusal(gs);
         if (r != TLSPLUG_OK)
             return r;
+        gs->io_blocked = 0;
         ssize_t rc = gnutls_record_recv(gs->s, buf, cap);
         /* A server's GnuTLS keeps the refused ClientHello and hands it to
          * the next read as an unexpected record, dropping it: that is the
@@ -707,6 +710,11 @@ static int gt_read(void *bsess, void *buf, size_t cap, size_t *n)
         if (rc == 0)
             return tlsplug__err_set(conn_err(gs), TLSPLUG_E_CLOSED, 0,
                                     "the peer closed the TLS session (close_notify)");
+        /* After a post-handshake message (a TLS 1.3 ticket) GnuTLS returns
+         * E_AGAIN although more records may already be buffered: only a
+         * transport that really blocked means wait. */
+        if (rc == GNUTLS_E_AGAIN && !gs->io_blocked && (tlsplug__io_buffered(gs->conn) || gnutls_record_check_pending(gs->s)))
+            continue;
         if (rc == GNUTLS_E_AGAIN)
             return want(gs);
         if (rc == GNUTLS_E_REHANDSHAKE) {

@@ -59,6 +59,7 @@ struct gt_sniff {
 };
 
 struct gt_sess {
+    int io_blocked; /* pull or push said EAGAIN during the current call */
     gnutls_session_t s;
     tlsplug_conn *conn;
     struct gt_ctx *ctx;

@@ -228,7 +228,8 @@ static unsigned ossl_caps(void)
     return TLSPLUG_CAP_TLS12 | TLSPLUG_CAP_TLS13 | TLSPLUG_CAP_SNI | TLSPLUG_CAP_ALPN |
            TLSPLUG_CAP_SESSION_TICKETS | TLSPLUG_CAP_SESSION_CACHE | TLSPLUG_CAP_KEYLOG |
            TLSPLUG_CAP_VERIFY_CALLBACK | TLSPLUG_CAP_CLIENT_CERT | TLSPLUG_CAP_KEY_PASSWORD |
-           TLSPLUG_CAP_CHACHA20 | TLSPLUG_CAP_X25519 | TLSPLUG_CAP_ADOPT_CTX;
+           TLSPLUG_CAP_CHACHA20 | TLSPLUG_CAP_X25519 | TLSPLUG_CAP_ADOPT_CTX |
+           TLSPLUG_CAP_SNI_CERTS;
 }
 
 /* Up-ref'd session for this blob, or NULL. */
@@ -265,6 +266,10 @@ static void ossl_ctx_free(void *bctx)
     ossl_ctx *o = bctx;
     if (!o)
         return;
+    for (size_t i = 0; i < o->n_sni; i++) {
+        ossl_ctx_free(o->sni[i]);
+        tlsplug__free(o->sni_cfg[i]); /* a shallow copy: its pointers are cfg's */
+    }
     SSL_SESSION_free(o->memo_sess);
     tlsplug__free(o->memo_blob);
     pthread_mutex_destroy(&o->memo_lock);
@@ -272,13 +277,54 @@ static void ossl_ctx_free(void *bctx)
     tlsplug__free(o);
 }
 
-static int ossl_ctx_new(const tlsplug_config *cfg, tlsplug_side side, void **bctx,
-                        struct tlsplug_error *err)
+static int ossl_ctx_build(ossl_ctx **out, const tlsplug_config *cfg, tlsplug_side side,
+                          struct tlsplug_error *err);
+
+/* The client's SNI picks the context whose certificate serves that name. */
+static int servername_cb(SSL *ssl, int *alert, void *arg)
 {
-    *bctx = NULL;
-    if (!global_ready())
-        return tlsplug__err_set(err, TLSPLUG_E_NO_MEMORY, 0, "OpenSSL initialisation failed");
-    ERR_clear_error();
+    (void)alert;
+    ossl_ctx *o = arg;
+    int i = tlsplug__sni_cert_pick(o->cfg, SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name));
+    if (i >= 0 && (size_t)i < o->n_sni && !SSL_set_SSL_CTX(ssl, o->sni[i]->ctx))
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static int add_sni_contexts(ossl_ctx *o, const tlsplug_config *cfg, struct tlsplug_error *err)
+{
+    for (size_t i = 0; i < cfg->n_sni_certs; i++) {
+        tlsplug_config *c = tlsplug__malloc(sizeof *c);
+        if (!c)
+            return tlsplug__err_set(err, TLSPLUG_E_NO_MEMORY, 0, "out of memory");
+        *c = *cfg;
+        c->cert_pem = cfg->sni_certs[i].cert_pem;
+        c->key_pem = cfg->sni_certs[i].key_pem;
+        c->key_password = cfg->sni_certs[i].key_password;
+        c->n_sni_certs = 0;
+        o->sni_cfg[o->n_sni] = c;
+        int rc = ossl_ctx_build(&o->sni[o->n_sni], c, o->side, err);
+        if (rc) {
+            tlsplug__free(c);
+            char name[64];
+            snprintf(name, sizeof name, "%s", cfg->sni_certs[i].name);
+            size_t l = strlen(err->msg);
+            snprintf(err->msg + l, sizeof err->msg - l, " (SNI certificate for %s)", name);
+            return rc;
+        }
+        o->n_sni++;
+    }
+    if (o->n_sni) {
+        SSL_CTX_set_tlsext_servername_callback(o->ctx, servername_cb);
+        SSL_CTX_set_tlsext_servername_arg(o->ctx, o);
+    }
+    return TLSPLUG_OK;
+}
+
+static int ossl_ctx_build(ossl_ctx **out, const tlsplug_config *cfg, tlsplug_side side,
+                          struct tlsplug_error *err)
+{
+    *out = NULL;
     ossl_ctx *o = tlsplug__calloc(1, sizeof *o);
     if (!o)
         return tlsplug__err_set(err, TLSPLUG_E_NO_MEMORY, 0, "out of memory");
@@ -288,13 +334,29 @@ static int ossl_ctx_new(const tlsplug_config *cfg, tlsplug_side side, void **bct
     o->ctx = SSL_CTX_new(TLS_method());
     int rc = o->ctx ? tlsplug__ossl_configure(o, cfg, err)
                     : tlsplug__ossl_fail(err, TLSPLUG_E_NO_MEMORY, "SSL_CTX_new failed");
+    if (rc == TLSPLUG_OK)
+        rc = add_sni_contexts(o, cfg, err);
     if (rc != TLSPLUG_OK) {
         ERR_clear_error();
         ossl_ctx_free(o);
         return rc;
     }
-    *bctx = o;
+    *out = o;
     return TLSPLUG_OK;
+}
+
+static int ossl_ctx_new(const tlsplug_config *cfg, tlsplug_side side, void **bctx,
+                        struct tlsplug_error *err)
+{
+    *bctx = NULL;
+    if (!global_ready())
+        return tlsplug__err_set(err, TLSPLUG_E_NO_MEMORY, 0, "OpenSSL initialisation failed");
+    ERR_clear_error();
+    ossl_ctx *o;
+    int rc = ossl_ctx_build(&o, cfg, side, err);
+    if (rc == TLSPLUG_OK)
+        *bctx = o;
+    return rc;
 }
 
 static int ossl_ctx_adopt(void *native, tlsplug_side side, const char *priority,

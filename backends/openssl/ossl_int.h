@@ -18,6 +18,12 @@ typedef struct ossl_ctx {
     uint8_t *memo_blob;
     size_t memo_len;
     SSL_SESSION *memo_sess;
+    /* Server: one whole context per certificate chosen by SNI, each from a
+     * shallow copy of cfg with that certificate (switched to with
+     * SSL_set_SSL_CTX in the servername callback). */
+    struct ossl_ctx *sni[TLSPLUG_MAX_SNI_CERTS];
+    tlsplug_config *sni_cfg[TLSPLUG_MAX_SNI_CERTS];
+    size_t n_sni;
 } ossl_ctx;
 
 typedef struct ossl_sess {
