@@ -4,7 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config ccache python3 openssl ca-certificates
       libssl-dev libmbedtls-dev libwolfssl-dev libgnutls28-dev gnutls-bin
-      libcmocka-dev libuv1-dev libevent-dev valgrind clang-14 libclang-rt-14-dev)
+      libcmocka-dev libuv1-dev libevent-dev valgrind clang-14 libclang-rt-14-dev
+      doxygen tshark)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

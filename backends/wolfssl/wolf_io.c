@@ -1,0 +1,326 @@
+/* The transport between wolfSSL and core's buffers, and what the backend
+ * learns on the way: the server's first record (ClientHello facts wolfSSL
+ * mishandles) and plaintext alerts wolfSSL cannot parse. */
+#include <stdio.h>
+#include <string.h>
+
+#include "backends/wolfssl/wolfssl_int.h"
+
+static unsigned get16(const uint8_t *p)
+{
+    return (unsigned)p[0] << 8 | p[1];
+}
+
+static void note_version(struct wolf_hello *h, unsigned v)
+{
+    if (v == TLSPLUG_TLS1_2)
+        h->offers12 = 1;
+    else if (v == TLSPLUG_TLS1_3)
+        h->offers13 = 1;
+}
+
+static void parse_extensions(struct wolf_hello *h, const uint8_t *p, size_t n)
+{
+    while (n >= 4) {
+        unsigned type = get16(p);
+        size_t len = get16(p + 2);
+        if (len > n - 4)
+            return;
+        const uint8_t *d = p + 4;
+        if (type == 43 && len >= 1 && (size_t)d[0] + 1 <= len) {
+            /* supported_versions replaces legacy_version entirely */
+            h->offers12 = h->offers13 = 0;
+            for (size_t i = 1; i + 1 < (size_t)d[0] + 1; i += 2)
+                note_version(h, get16(d + i));
+        } else if (type == 10 && len >= 2 && get16(d) + 2 <= len) {
+            h->has_groups = 1;
+            for (size_t i = 2; i + 1 < get16(d) + 2u && h->n_groups < WOLF_HELLO_MAX_GROUPS; i += 2)
+                h->groups[h->n_groups++] = (uint16_t)get16(d + i);
+        }
+        p += 4 + len;
+        n -= 4 + len;
+    }
+}
+
+/* Parse one TLS record holding a ClientHello; -1 if it is not one. */
+static int parse_hello(struct wolf_hello *h, const uint8_t *rec, size_t n)
+{
+    memset(h, 0, sizeof *h);
+    /* record header, handshake header, legacy_version, random */
+    if (n < 5 + 4 + 2 + 32 + 1 || rec[0] != 22 || rec[5] != 1)
+        return -1;
+    size_t i = 5 + 4;
+    note_version(h, get16(rec + i));
+    i += 2 + 32;
+    i += 1 + (size_t)rec[i]; /* session id */
+    if (i + 2 > n)
+        return -1;
+    i += 2 + get16(rec + i); /* cipher suites */
+    if (i + 1 > n)
+        return -1;
+    i += 1 + (size_t)rec[i]; /* compression */
+    if (i + 2 > n)
+        return 0; /* no extensions */
+    size_t ext_len = get16(rec + i);
+    i += 2;
+    if (ext_len > n - i)
+        return -1;
+    parse_extensions(h, rec + i, ext_len);
+    return 0;
+}
+
+static int cbio_from_recv(int r)
+{
+    if (r == TLSPLUG_WANT_READ)
+        return WOLFSSL_CBIO_ERR_WANT_READ;
+    if (r == TLSPLUG_E_CLOSED)
+        return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+    return WOLFSSL_CBIO_ERR_GENERAL;
+}
+
+/* Watch the record headers going to wolfSSL for a renegotiation request,
+ * and for a plaintext fatal alert after encryption started (OpenSSL's TLS
+ * 1.3 client refusing our certificate sends one), which wolfSSL fails to
+ * parse (PARSE_ERROR) instead of reporting the alert. */
+static void track_records(struct wsess *s, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        if (s->rec_hdr_have < 5) {
+            s->rec_hdr[s->rec_hdr_have++] = *p++;
+            n--;
+            if (s->rec_hdr_have == 5) {
+                s->rec_left = (size_t)s->rec_hdr[3] << 8 | s->rec_hdr[4];
+                s->rec_body_have = 0;
+                /* After the handshake only TLS 1.2 renegotiation comes in a
+                 * handshake record (TLS 1.3 ones travel as application
+                 * data); wolfSSL would answer a HelloRequest with a warning
+                 * and go on, and fail a ClientHello as a duplicate. */
+                if (s->rec_hdr[0] == 22 && s->hs_done)
+                    s->reneg_seen = 1;
+                if (s->rec_left == 0)
+                    s->rec_hdr_have = 0;
+            }
+            continue;
+        }
+        size_t k = n < s->rec_left ? n : s->rec_left;
+        int plain_alert = s->rec_hdr[0] == 21 && s->rec_hdr[3] == 0 && s->rec_hdr[4] == 2;
+        for (size_t i = 0; plain_alert && i < k && s->rec_body_have + i < 2; i++)
+            s->rec_alert[s->rec_body_have + i] = p[i];
+        s->rec_body_have += k;
+        s->rec_left -= k;
+        p += k;
+        n -= k;
+        if (s->rec_left == 0) {
+            if (plain_alert && s->rec_alert[0] == 2)
+                s->plain_alert = s->rec_alert[1];
+            s->rec_hdr_have = 0;
+        }
+    }
+}
+
+/* Collect the server's first record; 0 once it is whole (or not a hello). */
+static int collect_first(struct wsess *s)
+{
+    if (!s->first) {
+        s->first = tlsplug__malloc(5);
+        if (!s->first)
+            return WOLFSSL_CBIO_ERR_GENERAL;
+        s->first_need = 5;
+    }
+    while (s->first_have < s->first_need) {
+        size_t n = 0;
+        int r = tlsplug__io_recv(s->conn, s->first + s->first_have, s->first_need - s->first_have,
+                                 &n);
+        if (r != TLSPLUG_OK)
+            return cbio_from_recv(r);
+        s->first_have += n;
+        if (s->first_have == 5) {
+            size_t len = (size_t)s->first[3] << 8 | s->first[4];
+            if (s->first[0] != 22 || len > 16384 + 2048)
+                break; /* not a handshake record: wolfSSL will say so */
+            uint8_t *p = tlsplug__realloc(s->first, 5 + len);
+            if (!p)
+                return WOLFSSL_CBIO_ERR_GENERAL;
+            s->first = p;
+            s->first_need = 5 + len;
+        }
+    }
+    s->hello_state = 1;
+    return 0;
+}
+
+/* Server, once the ClientHello is known and before wolfSSL reads it: do
+ * for groups what tlsplug servers do and the wolfSSL server does not. */
+void tlsplug__wolf_plain_alert_send(struct wsess *s, int description)
+{
+    char alert[] = {21, 3, 3, 0, 2, 2, (char)description};
+    /* Through io_send, behind anything still held back. */
+    (void)tlsplug__wolf_io_send(s->ssl, alert, sizeof alert, s);
+    (void)tlsplug__wolf_flush(s);
+}
+
+static void refuse(struct wsess *s, int reason)
+{
+    /* Nothing has been sent yet, so the alert is a plaintext record we can
+     * write ourselves. */
+    tlsplug__wolf_plain_alert_send(s, reason == WOLF_REFUSE_VERSION ? 70 : 40);
+    s->hello_state = 2;
+    s->refused = reason;
+}
+
+static void server_hello_policy(struct wsess *s)
+{
+    const tlsplug_config *cfg = s->wc->cfg;
+    if (s->wc->adopted || parse_hello(&s->hello, s->first, s->first_have) != 0)
+        return;
+    s->hello_parsed = 1;
+    /* A 1.3-only client at a 1.2 server gets handshake_failure from wolfSSL
+     * (it does not look at supported_versions then): protocol_version is
+     * the answer every other server gives. */
+    int v13 = s->hello.offers13 && cfg->max_version >= TLSPLUG_TLS1_3;
+    int v12 = s->hello.offers12 && cfg->min_version <= TLSPLUG_TLS1_2;
+    if (!v13 && !v12) {
+        refuse(s, WOLF_REFUSE_VERSION);
+        return;
+    }
+    uint16_t chosen = 0;
+    for (size_t k = 0; k < cfg->n_groups && !chosen; k++)
+        for (size_t i = 0; i < s->hello.n_groups; i++)
+            if (s->hello.groups[i] == cfg->groups[k])
+                chosen = cfg->groups[k];
+    /* No common group: wolfSSL would use P-256 anyway (1.2) or stop without
+     * an alert (1.3). */
+    if (s->hello.has_groups && !chosen) {
+        refuse(s, WOLF_REFUSE_GROUP);
+        return;
+    }
+    if (v13 || !s->hello.has_groups)
+        return;
+    /* TLS 1.2 from here.  An ECDSA certificate's curve must be one the
+     * client takes (RFC 8422 section 5.1), as OpenSSL and mbedTLS servers
+     * insist. */
+    int ok = !s->wc->cert_group;
+    for (size_t i = 0; i < s->hello.n_groups; i++)
+        ok |= s->hello.groups[i] == s->wc->cert_group;
+    if (!ok) {
+        refuse(s, WOLF_REFUSE_CERT_CURVE);
+        return;
+    }
+    /* Server preference (wolfSSL takes the client's first): leave this
+     * connection only the group we pick; the context is not touched. */
+    char name[16];
+    snprintf(name, sizeof name, "%s", tlsplug__wolf_group_name(chosen));
+    wolfSSL_set1_curves_list(s->ssl, name);
+    s->tls12_group = chosen;
+}
+
+/* Core never hands out bytes past the current record, so wolfSSL asking for
+ * a whole buffer's worth cannot swallow what follows a close_notify. */
+int tlsplug__wolf_io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+    struct wsess *s = ctx;
+    if (s->side == TLSPLUG_SIDE_SERVER && s->hello_state == 0) {
+        int r = collect_first(s);
+        if (r != 0)
+            return r;
+    }
+    if (s->hello_state == 2)
+        return WOLFSSL_CBIO_ERR_GENERAL;
+    if (s->first) {
+        size_t k = s->first_have - s->first_served;
+        if (k > (size_t)sz)
+            k = (size_t)sz;
+        memcpy(buf, s->first + s->first_served, k);
+        track_records(s, s->first + s->first_served, k);
+        s->first_served += k;
+        if (s->first_served == s->first_have) {
+            tlsplug__free(s->first);
+            s->first = NULL;
+        }
+        return (int)k;
+    }
+    size_t n = 0;
+    int r = tlsplug__io_recv(s->conn, buf, (size_t)sz, &n);
+    if (r != TLSPLUG_OK)
+        return cbio_from_recv(r);
+    track_records(s, (const uint8_t *)buf, n);
+    return (int)n;
+}
+
+int tlsplug__wolf_flush(struct wsess *s)
+{
+    while (s->out_len > 0) {
+        size_t n = 0;
+        int r = tlsplug__io_send(s->conn, s->out + s->out_off, s->out_len, &n);
+        if (r != TLSPLUG_OK)
+            return r;
+        s->out_off += n;
+        s->out_len -= n;
+    }
+    tlsplug__free(s->out);
+    s->out = NULL;
+    s->out_off = s->out_cap = 0;
+    return TLSPLUG_OK;
+}
+
+/* wolfSSL is never told WANT_WRITE: after one, it keeps a half-sent record
+ * and state for the write it belongs to, and a close_notify sent before that
+ * write is retried lands in the middle of the record (the peer sees a bad
+ * MAC).  What core cannot take now waits here; the steps hold wolfSSL back
+ * (WANT_WRITE) until it is gone, so this is at most one call's output. */
+int tlsplug__wolf_io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+    struct wsess *s = ctx;
+    size_t done = 0;
+    /* Nothing goes to core while older bytes wait here. */
+    if (s->out_len == 0)
+        (void)tlsplug__io_send(s->conn, buf, (size_t)sz, &done);
+    size_t rest = (size_t)sz - done;
+    if (rest == 0)
+        return sz;
+    if (s->out_off + s->out_len + rest > s->out_cap) {
+        if (s->out_off) {
+            memmove(s->out, s->out + s->out_off, s->out_len);
+            s->out_off = 0;
+        }
+        if (s->out_len + rest > s->out_cap) {
+            size_t cap = s->out_len + rest + 4096;
+            uint8_t *p = tlsplug__realloc(s->out, cap);
+            if (!p)
+                return WOLFSSL_CBIO_ERR_GENERAL;
+            s->out = p;
+            s->out_cap = cap;
+        }
+    }
+    memcpy(s->out + s->out_off + s->out_len, buf + done, rest);
+    s->out_len += rest;
+    return sz;
+}
+
+int tlsplug__wolf_prefetch_hello(struct wsess *s)
+{
+    int c = collect_first(s);
+    if (c == WOLFSSL_CBIO_ERR_WANT_READ)
+        return TLSPLUG_WANT_READ;
+    /* Errors are left for wolfSSL to meet again through io_recv. */
+    if (c == 0 && s->first)
+        server_hello_policy(s);
+    return TLSPLUG_OK;
+}
+
+int tlsplug__wolf_plain_alert(struct wsess *s)
+{
+    if (s->rec_hdr_have == 5 && s->rec_hdr[0] == 21 && s->rec_hdr[3] == 0 &&
+        s->rec_hdr[4] == 2 && s->rec_body_have == 0) {
+        /* wolfSSL gave up at the header of a plaintext alert; its body is
+         * still in core, and nobody else will read it now. */
+        uint8_t body[2];
+        size_t got = 0, n = 0;
+        while (got < sizeof body &&
+               tlsplug__io_recv(s->conn, body + got, sizeof body - got, &n) == TLSPLUG_OK)
+            got += n;
+        if (got == sizeof body && body[0] == 2)
+            s->plain_alert = body[1];
+    }
+    return s->plain_alert;
+}
