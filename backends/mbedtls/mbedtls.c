@@ -200,6 +200,9 @@ static int step_error(mbed_sess *s, int ret, const char *what, int fallback)
     else if (s->sent_alert == MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION)
         cls = TLSPLUG_E_PROTOCOL_VERSION;
     tlsplug__mbed_err(err, cls, ret, what);
+    if (cls == TLSPLUG_E_NO_ALPN)
+        tlsplug__err_set(err, cls, ret,
+                         "no application protocol (ALPN) in common with the peer");
     if (s->sent_alert >= 0)
         err->alert = s->sent_alert;
     return cls;

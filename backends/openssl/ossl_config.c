@@ -61,8 +61,20 @@ int tlsplug__ossl_verify_mode(tlsplug_verify v, tlsplug_side side)
 /* ---- Configuration translation ------------------------------------------- */
 
 /* A configuration failure carrying OpenSSL's own text, if it has any. */
+/* 1 if OpenSSL's error queue says an allocation failed (the first error is
+ * the cause, the last the step that gave up). */
+static int queue_has_malloc_failure(void)
+{
+    return ERR_GET_REASON(ERR_peek_error()) == ERR_R_MALLOC_FAILURE ||
+           ERR_GET_REASON(ERR_peek_last_error()) == ERR_R_MALLOC_FAILURE;
+}
+
 int tlsplug__ossl_fail(struct tlsplug_error *err, int cls, const char *what)
 {
+    /* A failure that OpenSSL attributes to memory is out-of-memory, whatever
+     * the step that met it would otherwise be called. */
+    if (queue_has_malloc_failure())
+        cls = TLSPLUG_E_NO_MEMORY;
     unsigned long code = ERR_peek_last_error();
     if (code) {
         char text[160];

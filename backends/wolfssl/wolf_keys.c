@@ -26,8 +26,10 @@ static int cert_point(const tlsplug_bytes *cert_pem, uint8_t *out, word32 *out_l
     DecodedCert *dc = tlsplug__malloc(sizeof *dc);
     ecc_key *pub = tlsplug__malloc(sizeof *pub);
     uint8_t *spki = tlsplug__malloc((size_t)der_cap);
-    if (!der || !dc || !pub || !spki)
+    if (!der || !dc || !pub || !spki) {
+        ret = -3; /* out of memory, not a mismatch */
         goto out;
+    }
     int der_len = wc_CertPemToDer(cert_pem->data, (int)cert_pem->len, der, der_cap, CERT_TYPE);
     if (der_len <= 0)
         goto out;
@@ -67,8 +69,10 @@ static int key_point(const tlsplug_bytes *key_pem, const char *password, uint8_t
     int der_cap = (int)key_pem->len;
     uint8_t *der = tlsplug__malloc((size_t)der_cap);
     ecc_key *key = tlsplug__malloc(sizeof *key);
-    if (!der || !key)
+    if (!der || !key) {
+        ret = -3; /* out of memory, not a mismatch */
         goto out;
+    }
     int der_len = wc_KeyPemToDer(key_pem->data, (int)key_pem->len, der, der_cap, password);
     if (der_len <= 0 || wc_ecc_init(key) != 0)
         goto out;
@@ -94,9 +98,14 @@ int tlsplug__wolf_ecc_key_matches(const tlsplug_bytes *cert_pem, const tlsplug_b
     word32 cl = sizeof cp, kl = sizeof kp;
     uint16_t group;
     int r = cert_point(cert_pem, cp, &cl, &group);
-    if (r == -1)
-        return -1;
-    if (r < 0 || key_point(key_pem, password, kp, &kl) < 0)
+    if (r == -1 || r == -3)
+        return r;
+    if (r < 0)
+        return 0;
+    r = key_point(key_pem, password, kp, &kl);
+    if (r == -3)
+        return r;
+    if (r < 0)
         return 0;
     return cl == kl && memcmp(cp, kp, cl) == 0;
 }

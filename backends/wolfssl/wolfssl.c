@@ -176,8 +176,13 @@ static int load_cert_and_key(WOLFSSL_CTX *ctx, const tlsplug_config *cfg,
         return tlsplug__wolf_err(err, TLSPLUG_E_BAD_CONFIG, r, "cannot parse the private key");
     }
     r = wolfSSL_CTX_check_private_key(ctx);
-    if (r != WOLFSSL_SUCCESS ||
-        tlsplug__wolf_ecc_key_matches(&cfg->cert_pem, key, cfg->key_password) == 0)
+    int m = r == WOLFSSL_SUCCESS ? tlsplug__wolf_ecc_key_matches(&cfg->cert_pem, key,
+                                                                 cfg->key_password)
+                                 : 0;
+    if (m == -3)
+        return tlsplug__err_set(err, TLSPLUG_E_NO_MEMORY, 0,
+                                "out of memory checking the private key");
+    if (m == 0)
         return tlsplug__err_set(err, TLSPLUG_E_BAD_CONFIG, r,
                                 "private key does not match the certificate");
     return TLSPLUG_OK;

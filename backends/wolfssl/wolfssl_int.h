@@ -104,7 +104,8 @@ int tlsplug__wolf_err(struct tlsplug_error *e, int cls, int code, const char *wh
 
 /* 1 if the private key (PEM, optionally encrypted) is the one of the first
  * certificate in cert_pem, 0 if not, -1 if this check cannot tell (key types
- * other than ECC, which wolfSSL_CTX_check_private_key handles itself). */
+ * other than ECC, which wolfSSL_CTX_check_private_key handles itself), -3
+ * when tlsplug ran out of memory. */
 int tlsplug__wolf_ecc_key_matches(const tlsplug_bytes *cert_pem, const tlsplug_bytes *key_pem,
                                   const char *password);
 /* The IANA group of the first certificate's ECDSA key, 0 for other keys. */
