@@ -867,18 +867,25 @@ int tlsplug_aio_read(tlsplug_aio *a, void *buf, size_t cap, uint32_t timeout_ms,
     return TLSPLUG_OK;
 }
 
-int tlsplug_aio_write(tlsplug_aio *a, const void *buf, size_t len, uint32_t timeout_ms,
-                      tlsplug_aio_cb cb, void *arg)
+/* Writes and the half-close share one slot: TLSPLUG_OK when it is free. */
+static int write_slot_free(const tlsplug_aio *a)
 {
-    if (!a || (!buf && len) || !cb)
-        return TLSPLUG_E_INVALID_ARGUMENT;
     int rc = usable_for_io(a);
     if (rc)
         return rc;
     if (a->wr.active || a->undelivered[AIO_DONE_WRITE])
         return TLSPLUG_E_BUSY;
-    if (a->write_shut)
+    return a->write_shut ? TLSPLUG_E_INVALID_ARGUMENT : TLSPLUG_OK;
+}
+
+int tlsplug_aio_write(tlsplug_aio *a, const void *buf, size_t len, uint32_t timeout_ms,
+                      tlsplug_aio_cb cb, void *arg)
+{
+    if (!a || (!buf && len) || !cb)
         return TLSPLUG_E_INVALID_ARGUMENT;
+    int rc = write_slot_free(a);
+    if (rc)
+        return rc;
     a->wr.active = 1;
     a->wr.shutdown = 0;
     a->wr.buf = buf;
@@ -895,13 +902,9 @@ int tlsplug_aio_shutdown(tlsplug_aio *a, uint32_t timeout_ms, tlsplug_aio_cb cb,
 {
     if (!a || !cb)
         return TLSPLUG_E_INVALID_ARGUMENT;
-    int rc = usable_for_io(a);
+    int rc = write_slot_free(a);
     if (rc)
         return rc;
-    if (a->wr.active || a->undelivered[AIO_DONE_WRITE])
-        return TLSPLUG_E_BUSY;
-    if (a->write_shut)
-        return TLSPLUG_E_INVALID_ARGUMENT;
     a->write_shut = 1;
     a->close_sent = 0;
     a->wr.active = 1;

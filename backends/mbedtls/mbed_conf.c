@@ -11,16 +11,6 @@
 
 #include "mbed_int.h"
 
-static int cfg_fail(struct tlsplug_error *err, int cls, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int cfg_fail(struct tlsplug_error *err, int cls, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    tlsplug__err_vset(err, cls, 0, fmt, ap);
-    va_end(ap);
-    return cls;
-}
 
 static int set_suites_groups(mbed_ctx *bc, const tlsplug_config *cfg, struct tlsplug_error *err)
 {
@@ -29,14 +19,14 @@ static int set_suites_groups(mbed_ctx *bc, const tlsplug_config *cfg, struct tls
         /* mbedTLS ciphersuite ids are the IANA numbers. */
         if (!mbedtls_ssl_ciphersuite_from_id(cfg->suites12[i])) {
             const tlsplug_suite_info *si = tlsplug__suite_by_id(cfg->suites12[i]);
-            return cfg_fail(err, TLSPLUG_E_UNSUPPORTED, "mbedTLS (%s) has no cipher suite %s",
+            return tlsplug__err_set(err, TLSPLUG_E_UNSUPPORTED, 0, "mbedTLS (%s) has no cipher suite %s",
                             MBEDTLS_VERSION_STRING, si ? si->name : "?");
         }
         bc->suites[k++] = cfg->suites12[i];
     }
     bc->suites[k] = 0;
     if (k == 0)
-        return cfg_fail(err, TLSPLUG_E_BAD_CONFIG, "no TLS 1.2 cipher suite configured");
+        return tlsplug__err_set(err, TLSPLUG_E_BAD_CONFIG, 0, "no TLS 1.2 cipher suite configured");
     mbedtls_ssl_conf_ciphersuites(bc->conf, bc->suites);
 
     /* Exactly the configured groups.  mbedTLS also checks the peer's EC
@@ -49,7 +39,7 @@ static int set_suites_groups(mbed_ctx *bc, const tlsplug_config *cfg, struct tls
         const mbedtls_ecp_curve_info *ci = mbedtls_ecp_curve_info_from_tls_id(cfg->groups[i]);
         if (!ci) {
             const tlsplug_group_info *gi = tlsplug__group_by_id(cfg->groups[i]);
-            return cfg_fail(err, TLSPLUG_E_UNSUPPORTED, "mbedTLS (%s) has no group %s",
+            return tlsplug__err_set(err, TLSPLUG_E_UNSUPPORTED, 0, "mbedTLS (%s) has no group %s",
                             MBEDTLS_VERSION_STRING, gi ? gi->name : "?");
         }
         bc->curves[k++] = ci->grp_id;
@@ -70,7 +60,7 @@ static int set_versions(mbedtls_ssl_config *conf, const tlsplug_config *cfg,
                         struct tlsplug_error *err)
 {
     if (cfg->min_version != TLSPLUG_TLS1_2 || cfg->max_version != TLSPLUG_TLS1_2)
-        return cfg_fail(err, TLSPLUG_E_UNSUPPORTED, "mbedTLS (%s) has TLS 1.2 only",
+        return tlsplug__err_set(err, TLSPLUG_E_UNSUPPORTED, 0, "mbedTLS (%s) has TLS 1.2 only",
                         MBEDTLS_VERSION_STRING);
     /* The library's default minimum is TLS 1.0. */
     mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
@@ -93,10 +83,10 @@ static int parse_certs(mbedtls_x509_crt *crt, const tlsplug_bytes *pem, int stri
      * system store) may hold some this build cannot read; an own chain may
      * not. */
     if (ret > 0 && (strict || !crt->raw.p))
-        return cfg_fail(err, TLSPLUG_E_BAD_CONFIG, "%s: %d certificate(s) could not be parsed",
+        return tlsplug__err_set(err, TLSPLUG_E_BAD_CONFIG, 0, "%s: %d certificate(s) could not be parsed",
                         what, ret);
     if (!crt->raw.p)
-        return cfg_fail(err, TLSPLUG_E_BAD_CONFIG, "%s: no certificate found", what);
+        return tlsplug__err_set(err, TLSPLUG_E_BAD_CONFIG, 0, "%s: no certificate found", what);
     return TLSPLUG_OK;
 }
 
@@ -170,7 +160,7 @@ static int set_alpn(mbed_ctx *bc, const tlsplug_config *cfg, struct tlsplug_erro
      * first) and answers no overlap with no_application_protocol. */
     bc->alpn = tlsplug__calloc(cfg->n_alpn + 1, sizeof *bc->alpn);
     if (!bc->alpn)
-        return cfg_fail(err, TLSPLUG_E_NO_MEMORY, "out of memory");
+        return tlsplug__err_set(err, TLSPLUG_E_NO_MEMORY, 0, "out of memory");
     for (size_t i = 0; i < cfg->n_alpn; i++)
         bc->alpn[i] = cfg->alpn[i];
     int ret = mbedtls_ssl_conf_alpn_protocols(bc->conf, bc->alpn);

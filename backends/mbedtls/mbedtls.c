@@ -82,16 +82,6 @@ typedef struct mbed_sess {
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static int cfg_fail(struct tlsplug_error *err, int cls, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int cfg_fail(struct tlsplug_error *err, int cls, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    tlsplug__err_vset(err, cls, 0, fmt, ap);
-    va_end(ap);
-    return cls;
-}
 
 static int same_name(const char *a, const char *b)
 {
@@ -552,14 +542,14 @@ static void mb_sess_free(void *bsess)
 static int client_names(mbed_sess *s, const tlsplug_sess_params *p, struct tlsplug_error *err)
 {
     if (p->sni && !(s->sni = tlsplug__strdup(p->sni)))
-        return cfg_fail(err, TLSPLUG_E_NO_MEMORY, "out of memory");
+        return tlsplug__err_set(err, TLSPLUG_E_NO_MEMORY, 0, "out of memory");
     if (p->verify_name && s->verify != TLSPLUG_VERIFY_NONE) {
         if (inet_pton(AF_INET, p->verify_name, s->ip) == 1)
             s->ip_len = 4;
         else if (inet_pton(AF_INET6, p->verify_name, s->ip) == 1)
             s->ip_len = 16;
         else if (!(s->check_name = tlsplug__strdup(p->verify_name)))
-            return cfg_fail(err, TLSPLUG_E_NO_MEMORY, "out of memory");
+            return tlsplug__err_set(err, TLSPLUG_E_NO_MEMORY, 0, "out of memory");
     }
     /* Without a hostname mbedTLS sends no SNI and checks no name. */
     int ret = mbedtls_ssl_set_hostname(&s->ssl, s->sni);
@@ -586,7 +576,7 @@ static int mb_sess_new(void *bctx, tlsplug_conn *conn, const tlsplug_sess_params
     *bsess = NULL;
     mbed_sess *s = tlsplug__calloc(1, sizeof *s);
     if (!s)
-        return cfg_fail(err, TLSPLUG_E_NO_MEMORY, "out of memory");
+        return tlsplug__err_set(err, TLSPLUG_E_NO_MEMORY, 0, "out of memory");
     mbedtls_ssl_init(&s->ssl);
     s->bc = bc;
     s->conn = conn;
@@ -600,7 +590,7 @@ static int mb_sess_new(void *bctx, tlsplug_conn *conn, const tlsplug_sess_params
          * the other side a shallow copy, made now so that changes of the
          * ctx-configure hook reach it too. */
         if (!(s->conf_copy = tlsplug__malloc(sizeof *conf))) {
-            rc = cfg_fail(err, TLSPLUG_E_NO_MEMORY, "out of memory");
+            rc = tlsplug__err_set(err, TLSPLUG_E_NO_MEMORY, 0, "out of memory");
             goto fail;
         }
         *s->conf_copy = *conf;
@@ -738,7 +728,7 @@ static int mb_ctx_new(const tlsplug_config *cfg, tlsplug_side side, void **bctx,
     *bctx = NULL;
     mbed_ctx *bc = ctx_alloc();
     if (!bc)
-        return cfg_fail(err, TLSPLUG_E_NO_MEMORY, "out of memory");
+        return tlsplug__err_set(err, TLSPLUG_E_NO_MEMORY, 0, "out of memory");
     mbedtls_ssl_config *conf = bc->conf;
     bc->cfg = cfg;
     int rc;
@@ -779,17 +769,17 @@ static int mb_ctx_adopt(void *native, tlsplug_side side, const char *priority,
     *bctx = NULL;
     mbedtls_ssl_config *conf = native;
     if (!conf->f_rng)
-        return cfg_fail(err, TLSPLUG_E_BAD_CONFIG,
+        return tlsplug__err_set(err, TLSPLUG_E_BAD_CONFIG, 0,
                         "the mbedtls_ssl_config has no random generator (mbedtls_ssl_conf_rng)");
     if (conf->transport != MBEDTLS_SSL_TRANSPORT_STREAM)
-        return cfg_fail(err, TLSPLUG_E_UNSUPPORTED, "the mbedtls_ssl_config is for DTLS");
+        return tlsplug__err_set(err, TLSPLUG_E_UNSUPPORTED, 0, "the mbedtls_ssl_config is for DTLS");
     int is_client = conf->endpoint == MBEDTLS_SSL_IS_CLIENT;
     if ((side == TLSPLUG_SIDE_CLIENT && !is_client) || (side == TLSPLUG_SIDE_SERVER && is_client))
-        return cfg_fail(err, TLSPLUG_E_INVALID_ARGUMENT, "the mbedtls_ssl_config is a %s's",
+        return tlsplug__err_set(err, TLSPLUG_E_INVALID_ARGUMENT, 0, "the mbedtls_ssl_config is a %s's",
                         is_client ? "client" : "server");
     mbed_ctx *bc = ctx_alloc();
     if (!bc)
-        return cfg_fail(err, TLSPLUG_E_NO_MEMORY, "out of memory");
+        return tlsplug__err_set(err, TLSPLUG_E_NO_MEMORY, 0, "out of memory");
     bc->conf = conf;
     bc->adopted = 1;
     /* tlsplug reports the SNI received: chain the application's callback. */
