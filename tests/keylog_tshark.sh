@@ -10,11 +10,12 @@
 # Exits 77 (skipped) without tshark/dumpcap or the right to capture on lo.
 set -uo pipefail
 bin=$1 pki=$2 backends=${3//;/ } # a CMake list or words
+[ -x "$bin" ] || { echo "FAIL: $bin is not a program"; exit 1; }
 work=$(mktemp -d)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  rm -rf "$work"
+  [ -n "${KEEP:-}" ] && cp -r "$work" "$KEEP"; rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -41,6 +42,16 @@ wait_for() {
   return 1
 }
 
+# capture_live FILE PORT: up to 10 s for a sentinel datagram to be captured.
+capture_live() {
+  for _ in $(seq 100); do
+    echo sentinel >"/dev/udp/127.0.0.1/$2" 2>/dev/null
+    sleep 0.1
+    [ "$(tshark -r "$1" -Y udp 2>/dev/null | wc -l)" -gt 0 ] && return 0
+  done
+  return 1
+}
+
 # exchange NAME BACKEND WHO(client|server|none) [server options...]: one
 # captured conversation; leaves $work/NAME.pcapng, $work/NAME.keys, $port.
 exchange() {
@@ -59,11 +70,14 @@ exchange() {
   pids+=("$srv")
   wait_for "$work/$name.srv.out" listening || { bad "$name: server did not start"; return 1; }
   port=$(sed -n '1s/.*://p' "$work/$name.srv.out")
-  dumpcap -q -i lo -f "tcp port $port" -w "$work/$name.pcapng" >"$work/$name.cap.log" 2>&1 &
+  dumpcap -q -i lo -f "tcp port $port or udp port $port" -w "$work/$name.pcapng" \
+    >"$work/$name.cap.log" 2>&1 &
   local cap=$!
   pids+=("$cap")
-  # dumpcap says so on stderr once the interface is open
-  wait_for "$work/$name.cap.log" "Capturing on" || sleep 1
+  # "Capturing on" is printed before the filter is live: under load the
+  # ClientHello was missed and nothing could be decrypted.  Wait until a UDP
+  # datagram sent to the same port number shows up in the file instead.
+  capture_live "$work/$name.pcapng" "$port" || { bad "$name: capture did not start"; return 1; }
   printf 'tlsplug-keylog-probe-%s\n' "$name" |
     SSLKEYLOGFILE=$ckeys timeout 20 "$bin" client --backend "$b" --ca "$pki/ca.pem" \
       localhost "$port" >"$work/$name.cli.out" 2>"$work/$name.cli.err"
