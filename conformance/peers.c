@@ -138,6 +138,9 @@ static void pump(proc *p)
                 break;
             p->obuf = nb;
             p->ocap = cap;
+            /* realloc does not clear: a fresh buffer could hand back the
+             * previous server's "ACCEPT host:port" line, and its port */
+            p->obuf[p->olen] = 0;
         }
         ssize_t n = read(p->out, p->obuf + p->olen, p->ocap - p->olen - 1);
         if (n <= 0)
