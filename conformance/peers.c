@@ -582,10 +582,14 @@ static void server_args(peer *x, args *a, int naccept, int port)
             arg(a, "-rev");
         ossl_cert(a, e, "server-ec-chain.pem", "server-ec.key.pem", "-cert", "-key");
         if (e->sni_cert) {
-            char leaf[256];
+            /* s_server sends no chain with -cert2 (and its -build_chain
+             * runs before -CAfile is loaded), so it serves the same name
+             * and key issued by the root: <leaf>-root.pem */
+            char leaf[256], direct[300];
             split_chain(e->sni_cert, leaf, sizeof leaf);
+            snprintf(direct, sizeof direct, "%.*s-root.pem", (int)(strlen(leaf) - 4), leaf);
             arg(a, "-servername"), arg(a, "%s", e->sni_name);
-            arg(a, "-cert2"), arg(a, "%s", cf_pki(leaf));
+            arg(a, "-cert2"), arg(a, "%s", cf_pki(direct));
             arg(a, "-key2"), arg(a, "%s", cf_pki(e->sni_key));
         }
         ossl_common(a, e);

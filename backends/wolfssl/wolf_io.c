@@ -93,9 +93,11 @@ static void track_records(struct wsess *s, const uint8_t *p, size_t n)
                 s->rec_body_have = 0;
                 /* After the handshake only TLS 1.2 renegotiation comes in a
                  * handshake record (TLS 1.3 ones travel as application
-                 * data); wolfSSL would answer a HelloRequest with a warning
-                 * and go on, and fail a ClientHello as a duplicate. */
-                if (s->rec_hdr[0] == 22 && s->hs_done)
+                 * data).  A client's wolfSSL answers a HelloRequest with the
+                 * no_renegotiation warning and goes on, as the other
+                 * backends do; a server's fails the ClientHello as a
+                 * duplicate, which is reported as the refusal it is. */
+                if (s->rec_hdr[0] == 22 && s->hs_done && s->side == TLSPLUG_SIDE_SERVER)
                     s->reneg_seen = 1;
                 if (s->rec_left == 0)
                     s->rec_hdr_have = 0;

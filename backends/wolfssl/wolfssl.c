@@ -778,10 +778,6 @@ static int wolf_read(void *bsess, void *buf, size_t cap, size_t *n)
         (void)tlsplug__wolf_flush(s);
         return TLSPLUG_OK;
     }
-    if (s->reneg_seen)
-        /* wolfSSL itself shrugged a HelloRequest off; tlsplug refuses. */
-        return tlsplug__err_set(tlsplug__conn_err(s->conn), TLSPLUG_E_HANDSHAKE, 0,
-                                "the peer asked to renegotiate: refused");
     return step_error(s, r, "TLS read failed");
 }
 

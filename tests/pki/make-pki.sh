@@ -82,6 +82,9 @@ for n in server-ec server-rsa; do cat $n.pem inter.pem > $n-chain.pem; done
 # Second name for SNI switching.
 ec server-alt.key.pem; sign server-alt server-alt.key.pem "/CN=alt.tlsplug.test" inter server "DNS:alt.tlsplug.test"
 cat server-alt.pem inter.pem > server-alt-chain.pem
+# The same name and key issued by the root: openssl s_server takes no chain
+# for its SNI certificate (-cert2), so the peers run serves this one.
+sign server-alt-root server-alt.key.pem "/CN=alt.tlsplug.test" root server "DNS:alt.tlsplug.test"
 # Variants.
 ec bad.key.pem
 dated expired bad.key.pem "/CN=localhost" inter "$SAN" 20200101000000Z 20210101000000Z
