@@ -611,8 +611,11 @@ static int gt_sess_new(void *bctx, tlsplug_conn *conn, const tlsplug_sess_params
     unsigned flags = GNUTLS_NONBLOCK;
     if (p->side == TLSPLUG_SIDE_SERVER)
         flags |= GNUTLS_SERVER | c->ticket_flags;
-    else /* one key share, for the first group, as every backend sends */
-        flags |= GNUTLS_CLIENT | GNUTLS_KEY_SHARE_TOP;
+    else /* one key share, for the first group, as every backend sends;
+          * and the configured certificate whatever CA names the server
+          * lists, as the other libraries send it (GnuTLS would withhold
+          * one whose issuer is not among them) */
+        flags |= GNUTLS_CLIENT | GNUTLS_KEY_SHARE_TOP | GNUTLS_FORCE_CLIENT_CERT;
     int rc = gnutls_init(&gs->s, flags);
     if (rc < 0) {
         gs->s = NULL;
