@@ -12,6 +12,7 @@
  * and the aio is freed in one place, after its close callback returned.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -33,8 +34,14 @@ static void queue_push(tlsplug_aio *a, int kind, void *cb, void *arg, const stru
     c->cb = cb;
     c->arg = arg;
     c->has_err = e != NULL;
-    if (e)
-        c->err = *e;
+    c->err = NULL;
+    if (e) {
+        c->cls = e->cls;
+        c->code = e->code;
+        c->alert = e->alert;
+        if ((c->err = tlsplug__malloc(sizeof *c->err)))
+            *c->err = *e;
+    }
     c->buf = buf;
     c->n = n;
 }
@@ -650,7 +657,7 @@ void tlsplug__aio_pump(tlsplug_aio *a)
     else if (a->state == TLSPLUG_AIO_SECURE && a->conn && a->want_read && !a->want_write)
         /* waiting for the peer with a read pending (the usual state of an
          * idle server connection): 18 KiB of empty buffer need not wait too */
-        tlsplug__conn_trim(a->conn);
+        tlsplug_conn_idle(a->conn);
     update_interest(a);
 }
 
@@ -676,7 +683,14 @@ void tlsplug__aio_dispatch(tlsplug_aio *a)
             a->q_head = (a->q_head + 1) % AIO_QUEUE_MAX;
             a->q_len--;
             a->undelivered[c.kind]--;
-            const tlsplug_error *e = c.has_err ? &c.err : NULL;
+            struct tlsplug_error spare;
+            const tlsplug_error *e = c.err;
+            if (c.has_err && !e) {
+                spare = (struct tlsplug_error){c.cls, c.code, c.alert, ""};
+                snprintf(spare.msg, sizeof spare.msg, "%s (no memory left for the message)",
+                         tlsplug_error_name(c.cls));
+                e = &spare;
+            }
             switch (c.kind) {
             case AIO_DONE_READ:
                 ((tlsplug_aio_read_cb)c.cb)(a, e, c.buf, c.n, c.arg);
@@ -688,6 +702,7 @@ void tlsplug__aio_dispatch(tlsplug_aio *a)
                     ((tlsplug_aio_cb)c.cb)(a, e, c.arg);
                 break;
             }
+            tlsplug__free(c.err);
         }
         if (!a->repump || a->state == TLSPLUG_AIO_CLOSED)
             break;

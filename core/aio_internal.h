@@ -11,12 +11,18 @@ enum { AIO_OP_ATTACH = 1, AIO_OP_DETACH, AIO_OP_CONNECT };
 
 #define AIO_QUEUE_MAX 6
 
+/* A queued callback.  Its error record (280 bytes) lives out of line and
+ * only while queued: six of them in every aio were most of an idle
+ * connection's own memory.  If that allocation fails, the class, code and
+ * alert still travel inline and only the message is lost. */
 struct aio_completion {
     int kind;
     void *cb;
     void *arg;
     int has_err;
-    struct tlsplug_error err;
+    struct tlsplug_error *err; /* owned; NULL: see cls/code/alert */
+    int cls, alert;
+    long code;
     void *buf;
     size_t n;
 };

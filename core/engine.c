@@ -592,8 +592,10 @@ size_t tlsplug__conn_unconsumed(const tlsplug_conn *c)
     return c->in.len;
 }
 
-void tlsplug__conn_trim(tlsplug_conn *c)
+void tlsplug_conn_idle(tlsplug_conn *c)
 {
+    if (!c)
+        return;
     buf_release_if_empty(&c->in);
     buf_release_if_empty(&c->out);
     if (c->be->idle && c->established && !c->failed && c->in.len == 0 && c->out.len == 0)

@@ -53,9 +53,10 @@ int tlsplug__check_server_name(const char *name, char *why, size_t whylen);
 int tlsplug__is_ip_literal(const char *name);
 
 /* Engine internals used by aio. */
+/* No operation pending: drops the empty buffers and lets the backend
+ * release its own even before the first read (tlsplug_conn_idle is the
+ * public, always-safe form). */
 void tlsplug__conn_idle(tlsplug_conn *conn);
-/* Only the empty core buffers (a read may be pending). */
-void tlsplug__conn_trim(tlsplug_conn *conn);
 /* The sticky failure class, 0 if none (a clean close is not a failure). */
 int tlsplug__conn_failed(const tlsplug_conn *conn);
 /* 1 if the engine holds ciphertext it has not handed to the library. */

@@ -390,6 +390,14 @@ TLSPLUG_API int tlsplug_conn_write(tlsplug_conn *conn, const void *buf, size_t l
 TLSPLUG_API int tlsplug_conn_shutdown(tlsplug_conn *conn);
 /* Decrypted bytes the engine holds that tlsplug_conn_read would return now. */
 TLSPLUG_API size_t tlsplug_conn_pending(const tlsplug_conn *conn);
+/* Gives back memory the connection does not need while it waits for the
+ * peer: the engine's receive and send buffers when they are empty (about
+ * 18 KiB each) and, once both are, the library's own record buffers where it
+ * can release them (OpenSSL SSL_free_buffers).  Call it when a read returned
+ * TLSPLUG_WANT_READ and the send buffer is drained; calling it at any other
+ * time is harmless (what is in use stays).  The next call that needs a
+ * buffer allocates it again.  tlsplug_aio does this by itself. */
+TLSPLUG_API void tlsplug_conn_idle(tlsplug_conn *conn);
 /* After tlsplug_conn_read returned TLSPLUG_E_CLOSED: bytes the peer sent
  * after its close_notify, not part of TLS (the first plain bytes).  Owned by
  * conn, valid until the next call on it; consume them with
