@@ -52,6 +52,11 @@ struct wsess {
     struct wolf_hello hello;
     uint16_t tls12_group;   /* server: the group picked for TLS 1.2          */
     uint16_t session_group; /* client: the group of the session offered      */
+    /* Client: the ticket of a TLS 1.2 session offered, withdrawn once the
+     * ClientHello is out (wolfssl.c, hide_ticket12). */
+    int ticket12_state; /* 0 none, 1 to withdraw, 2 withdrawn */
+    uint8_t *ticket12;
+    size_t ticket12_len;
     int reneg_seen;         /* a handshake record after the handshake        */
     /* Record tracking for plaintext alerts (wolf_io.c). */
     uint8_t rec_hdr[5], rec_alert[2];
