@@ -216,6 +216,111 @@ static void server_hello_policy(struct wsess *s)
     s->tls12_group = chosen;
 }
 
+/* ---- TLS 1.2 tickets offered by a client --------------------------------
+ * wolfSSL 5.5 (fixed in 5.7.4) takes any TLS 1.2 ServerHello as resuming
+ * while its session holds a ticket: a server that declines the ticket and
+ * runs a full handshake gets an unexpected_message alert.  Its ClientHello
+ * carries no session id then, so (RFC 5077, 3.4) only the message after
+ * the ServerHello tells: ChangeCipherSpec or NewSessionTicket when the
+ * server resumes, Certificate and the rest when it does not.  So the
+ * ticket is withdrawn once the ClientHello is out, the server's records
+ * are held back up to that message, and the ticket is put back only when
+ * the server resumes, before wolfSSL reads the ServerHello. */
+
+int tlsplug__wolf_ticket12_withdraw(struct wsess *s)
+{
+    uint8_t small[1024];
+    word32 n = sizeof small;
+    uint8_t *t = small;
+    s->ticket12_state = WOLF_T12_DONE;
+    /* n comes back 0 when the ticket is larger than the buffer. */
+    if (wolfSSL_get_SessionTicket(s->ssl, t, &n) == WOLFSSL_SUCCESS && n == 0) {
+        n = 65535;
+        if (!(t = tlsplug__malloc(n)))
+            return TLSPLUG_E_NO_MEMORY;
+        if (wolfSSL_get_SessionTicket(s->ssl, t, &n) != WOLFSSL_SUCCESS)
+            n = 0;
+    }
+    if (n > 0)
+        s->ticket12 = tlsplug__memdup(t, n);
+    if (t != small)
+        tlsplug__free(t);
+    if (n == 0)
+        return TLSPLUG_OK;
+    if (!s->ticket12)
+        return TLSPLUG_E_NO_MEMORY;
+    s->ticket12_len = n;
+    if (wolfSSL_set_SessionTicket(s->ssl, NULL, 0) == WOLFSSL_SUCCESS)
+        s->ticket12_state = WOLF_T12_WITHDRAWN;
+    return TLSPLUG_OK;
+}
+
+/* Hold back the server's bytes until total of them are here (s->first). */
+static int hold(struct wsess *s, size_t total)
+{
+    if (total > s->first_need) {
+        uint8_t *p = tlsplug__realloc(s->first, total);
+        if (!p)
+            return WOLFSSL_CBIO_ERR_GENERAL;
+        s->first = p;
+        s->first_need = total;
+    }
+    while (s->first_have < total) {
+        size_t n = 0;
+        int r = tlsplug__io_recv(s->conn, s->first + s->first_have, total - s->first_have, &n);
+        if (r != TLSPLUG_OK)
+            return cbio_from_recv(r);
+        s->first_have += n;
+    }
+    return 0;
+}
+
+/* 1 if the server resumes, 0 if not, -1 while it cannot tell yet (the
+ * bytes needed are then asked for with hold). */
+static int server_resumes(struct wsess *s, int *r)
+{
+    if ((*r = hold(s, 5)) != 0)
+        return -1;
+    size_t rec = (size_t)s->first[3] << 8 | s->first[4];
+    if (s->first[0] != 22 || rec < 4)
+        return 1; /* no ServerHello: wolfSSL fails it either way */
+    if ((*r = hold(s, 5 + 4)) != 0)
+        return -1;
+    const uint8_t *p = s->first;
+    size_t msg = (size_t)p[6] << 16 | (size_t)p[7] << 8 | p[8];
+    if (p[5] != 2 || rec < 4 + msg)
+        return 1; /* not a whole ServerHello record: as wolfSSL would have */
+    if (rec > 4 + msg) { /* the next message shares the record */
+        if ((*r = hold(s, 5 + 4 + msg + 1)) != 0)
+            return -1;
+        return s->first[5 + 4 + msg] == 4;
+    }
+    if ((*r = hold(s, 5 + rec + 5)) != 0)
+        return -1;
+    p = s->first + 5 + rec;
+    if (p[0] == 20)
+        return 1;
+    if (p[0] != 22 || (p[3] == 0 && p[4] == 0))
+        return 0;
+    if ((*r = hold(s, 5 + rec + 5 + 1)) != 0)
+        return -1;
+    return s->first[5 + rec + 5] == 4;
+}
+
+static int ticket12_decide(struct wsess *s)
+{
+    int r = 0;
+    int resumes = server_resumes(s, &r);
+    if (resumes < 0)
+        return r;
+    if (resumes)
+        wolfSSL_set_SessionTicket(s->ssl, s->ticket12, (word32)s->ticket12_len);
+    tlsplug__free(s->ticket12);
+    s->ticket12 = NULL;
+    s->ticket12_state = WOLF_T12_DONE;
+    return 0;
+}
+
 /* Core never hands out bytes past the current record, so wolfSSL asking for
  * a whole buffer's worth cannot swallow what follows a close_notify. */
 int tlsplug__wolf_io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
@@ -228,6 +333,11 @@ int tlsplug__wolf_io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
     }
     if (s->hello_state == 2)
         return WOLFSSL_CBIO_ERR_GENERAL;
+    if (s->ticket12_state == WOLF_T12_WITHDRAWN) {
+        int r = ticket12_decide(s);
+        if (r != 0)
+            return r;
+    }
     if (s->first) {
         size_t k = s->first_have - s->first_served;
         if (k > (size_t)sz)

@@ -598,58 +598,14 @@ static int apply_client_params(struct wsess *s, const tlsplug_sess_params *p,
             wolfSSL_d2i_SSL_SESSION(NULL, &q, (long)(p->session_len - SESSION_HEADER));
         /* A stale or foreign session just means a full handshake. */
         if (sess) {
-            unsigned int id_len = 0;
-            wolfSSL_SESSION_get_id(sess, &id_len);
+            /* See tlsplug__wolf_ticket12_withdraw. */
             if (wolfSSL_set_session(s->ssl, sess) == WOLFSSL_SUCCESS &&
-                s->wc->cfg->max_version == TLSPLUG_TLS1_2 && id_len > 0 &&
-                wolfSSL_SESSION_has_ticket(sess))
-                s->ticket12_state = 1;
+                s->wc->cfg->max_version == TLSPLUG_TLS1_2 && wolfSSL_SESSION_has_ticket(sess))
+                s->ticket12_state = WOLF_T12_ARMED;
             wolfSSL_SESSION_free(sess);
         }
     }
     return TLSPLUG_OK;
-}
-
-/* wolfSSL 5.5 (fixed in 5.7.4) takes any TLS 1.2 ServerHello as resuming
- * while its session holds a ticket, so a server that declines the ticket
- * and runs a full handshake fails it with an out-of-order message.  Once
- * the ClientHello carrying the ticket is out, the ticket is taken back:
- * wolfSSL then tells by the session id, which a server resuming from a
- * ticket echoes (RFC 5077, 3.4).  It is put back if the resumed handshake
- * brought no new one, so that the session can be offered again. */
-static int hide_ticket12(struct wsess *s)
-{
-    uint8_t small[1024];
-    word32 n = sizeof small;
-    uint8_t *t = small;
-    s->ticket12_state = 2;
-    if (wolfSSL_get_SessionTicket(s->ssl, t, &n) == WOLFSSL_SUCCESS && n == 0) {
-        n = 65535;
-        if (!(t = tlsplug__malloc(n)))
-            return TLSPLUG_E_NO_MEMORY;
-        if (wolfSSL_get_SessionTicket(s->ssl, t, &n) != WOLFSSL_SUCCESS)
-            n = 0;
-    }
-    if (n > 0 && (s->ticket12 = tlsplug__memdup(t, n)) != NULL)
-        s->ticket12_len = n;
-    if (t != small)
-        tlsplug__free(t);
-    if (n > 0 && !s->ticket12)
-        return TLSPLUG_E_NO_MEMORY;
-    wolfSSL_set_SessionTicket(s->ssl, NULL, 0);
-    return TLSPLUG_OK;
-}
-
-static void restore_ticket12(struct wsess *s)
-{
-    WOLFSSL_SESSION *now = s->ticket12 && wolfSSL_session_reused(s->ssl)
-                               ? wolfSSL_get1_session(s->ssl)
-                               : NULL;
-    if (now && !wolfSSL_SESSION_has_ticket(now))
-        wolfSSL_set_SessionTicket(s->ssl, s->ticket12, (word32)s->ticket12_len);
-    wolfSSL_SESSION_free(now);
-    tlsplug__free(s->ticket12);
-    s->ticket12 = NULL;
 }
 
 static int wolf_sess_new(void *bctx, tlsplug_conn *conn, const tlsplug_sess_params *p,
@@ -799,14 +755,12 @@ static int wolf_handshake(void *bsess)
         return TLSPLUG_WANT_READ;
     int r = s->side == TLSPLUG_SIDE_CLIENT ? wolfSSL_connect(s->ssl) : wolfSSL_accept(s->ssl);
     /* No ServerHello can have come in the call that sent the ClientHello. */
-    if (s->ticket12_state == 1 && hide_ticket12(s) != TLSPLUG_OK)
+    if (s->ticket12_state == WOLF_T12_ARMED && tlsplug__wolf_ticket12_withdraw(s) != TLSPLUG_OK)
         return tlsplug__err_set(tlsplug__conn_err(s->conn), TLSPLUG_E_NO_MEMORY, 0,
                                 "out of memory");
     if (r != WOLFSSL_SUCCESS)
         return step_error(s, r, "TLS handshake failed");
     s->hs_done = 1;
-    if (s->ticket12_state == 2)
-        restore_ticket12(s);
     /* Belt and braces against the anonymous-suite trap: a verifying client
      * that finished without seeing (and deciding on) a certificate fails,
      * unless the session was resumed from one that was verified. */

@@ -30,6 +30,11 @@ struct wolf_hello {
     uint16_t groups[WOLF_HELLO_MAX_GROUPS];
 };
 
+/* A TLS 1.2 session with a ticket, offered by a client: set with the
+ * session, the ticket withdrawn while the server's answer is awaited,
+ * decided. */
+enum { WOLF_T12_NONE, WOLF_T12_ARMED, WOLF_T12_WITHDRAWN, WOLF_T12_DONE };
+
 struct wsess {
     struct wctx *wc;
     tlsplug_conn *conn;
@@ -43,7 +48,8 @@ struct wsess {
     int chain_err;     /* first wolfSSL error seen on the peer chain        */
     int peer_verified;
     /* Server: the first record, held back from wolfSSL until it is whole
-     * and its ClientHello facts are known (wolf_io.c). */
+     * and its ClientHello facts are known; client: the server's records up
+     * to the message after its ServerHello (wolf_io.c). */
     uint8_t *first;
     size_t first_have, first_need, first_served;
     int hello_state; /* 0 collecting, 1 parsed (or not a hello), 2 refused */
@@ -52,10 +58,10 @@ struct wsess {
     struct wolf_hello hello;
     uint16_t tls12_group;   /* server: the group picked for TLS 1.2          */
     uint16_t session_group; /* client: the group of the session offered      */
-    /* Client: the ticket of a TLS 1.2 session offered, withdrawn once the
-     * ClientHello is out (wolfssl.c, hide_ticket12). */
-    int ticket12_state; /* 0 none, 1 to withdraw, 2 withdrawn */
-    uint8_t *ticket12;
+    /* Client: the ticket of a TLS 1.2 session offered, withdrawn until the
+     * ServerHello shows the server resumes (wolf_io.c). */
+    int ticket12_state;      /* WOLF_T12_*                                */
+    uint8_t *ticket12;       /* the ticket, while withdrawn               */
     size_t ticket12_len;
     int reneg_seen;         /* a handshake record after the handshake        */
     /* Record tracking for plaintext alerts (wolf_io.c). */
@@ -80,6 +86,10 @@ int tlsplug__wolf_flush(struct wsess *s);
 /* Server, before wolfSSL_accept first runs: read the first record and apply
  * the group policy wolfSSL lacks.  TLSPLUG_WANT_READ until it is whole. */
 int tlsplug__wolf_prefetch_hello(struct wsess *s);
+/* Client, after the wolfSSL call that sent the ClientHello offering a TLS
+ * 1.2 ticket: take the ticket out of the session until the ServerHello
+ * shows whether the server resumes.  TLSPLUG_E_NO_MEMORY or TLSPLUG_OK. */
+int tlsplug__wolf_ticket12_withdraw(struct wsess *s);
 /* After a failed step: the description of a plaintext fatal alert wolfSSL
  * could not parse, or -1. */
 int tlsplug__wolf_plain_alert(struct wsess *s);
