@@ -177,4 +177,12 @@ for a in "${adapters[@]}"; do
   out=$("$work/app-pc-$a") || { echo "$out"; fail "app-pc-$a"; }
   echo "app (pkg-config tlsplug-$a): ok ($(echo "$out" | tail -1))"
 done
+echo "== every installed header compiles on its own"
+# gnu11, not c11: libuv's own uv.h needs POSIX types strict C11 hides.
+for h in "$prefix"/include/tlsplug/*.h; do
+  printf '#include <tlsplug/%s>\n' "$(basename "$h")" >"$work/h.c"
+  cc -std=gnu11 -Wall -Wextra -Werror -fsyntax-only -I"$prefix/include" "$work/h.c" ||
+    fail "tlsplug/$(basename "$h") does not compile on its own"
+done
+echo "headers: ok"
 echo "install-test: ok (prefix layout: $(cd "$prefix" && find . -type f | wc -l) files)"

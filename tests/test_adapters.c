@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <cmocka.h>
 
+#include "echo_server.h"
 #include "pair.h"
 #ifdef TLSPLUG_TEST_UV
 #include "tlsplug/uv.h"
@@ -296,52 +297,6 @@ static void watch_freed_in_callback_never_calls_back(void **state)
 
 /* ---- the aio subset ------------------------------------------------------ */
 
-struct echo {
-    char buf[4096];
-    int closed;
-};
-static struct echo echoes[4];
-static int n_echo, accept_errors;
-
-static void echo_read(tlsplug_aio *a);
-static void echo_closed(tlsplug_aio *a, const tlsplug_error *e, void *arg)
-{
-    ((struct echo *)arg)->closed++;
-}
-static void echo_written(tlsplug_aio *a, const tlsplug_error *e, void *arg)
-{
-    if (e)
-        tlsplug_aio_close(a, echo_closed, arg);
-    else
-        echo_read(a);
-}
-static void echo_got(tlsplug_aio *a, const tlsplug_error *e, void *buf, size_t n, void *arg)
-{
-    if (e) {
-        tlsplug_aio_close(a, echo_closed, arg);
-        return;
-    }
-    assert_int_equal(tlsplug_aio_write(a, buf, n, 0, echo_written, arg), TLSPLUG_OK);
-}
-static void echo_read(tlsplug_aio *a)
-{
-    struct echo *e = tlsplug_aio_get_data(a);
-    assert_int_equal(tlsplug_aio_read(a, e->buf, sizeof e->buf, 0, echo_got, e), TLSPLUG_OK);
-}
-static void on_accept(tlsplug_listener *l, tlsplug_aio *a, void *arg)
-{
-    assert_int_equal(tlsplug_aio_state_of(a), TLSPLUG_AIO_SECURE);
-    assert_true(n_echo < 4);
-    struct echo *e = &echoes[n_echo++];
-    memset(e, 0, sizeof *e);
-    tlsplug_aio_set_data(a, e);
-    echo_read(a);
-}
-static void on_accept_error(tlsplug_listener *l, const tlsplug_error *e, void *arg)
-{
-    accept_errors++;
-}
-
 /* One side of a conversation: counts every callback and keeps the last
  * result. */
 struct side {
@@ -405,8 +360,8 @@ static void tls_echo_over_loopback(void **state)
     tlsplug_attach_options sa = {.ctx = sc};
     tlsplug_listen_options lo = {.attach = &sa};
     tlsplug_listener *l;
-    n_echo = accept_errors = 0;
-    assert_int_equal(tlsplug_listen(&l, R, "127.0.0.1", 0, &lo, on_accept, on_accept_error, NULL),
+    echo_reset();
+    assert_int_equal(tlsplug_listen(&l, R, "127.0.0.1", 0, &lo, echo_on_accept, echo_on_accept_error, NULL),
                      TLSPLUG_OK);
     struct side c = {0};
     tlsplug_attach_options ca = {.ctx = cc, .server_name = "localhost"};

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <cmocka.h>
 
+#include "echo_server.h"
 #include "pair.h"
 
 static tlsplug_impl impl;
@@ -57,54 +58,6 @@ static int teardown(void **state)
     if (loop)
         drain_loop();
     return 0;
-}
-
-/* ---- a tiny echo server on the listener ---------------------------------- */
-
-struct echo {
-    char buf[4096];
-    int closed;
-};
-static struct echo echoes[8];
-static int n_echo, accept_errors, last_accept_error;
-
-static void echo_read(tlsplug_aio *a);
-static void echo_closed(tlsplug_aio *a, const tlsplug_error *e, void *arg)
-{
-    ((struct echo *)arg)->closed++;
-}
-static void echo_written(tlsplug_aio *a, const tlsplug_error *e, void *arg)
-{
-    if (e)
-        tlsplug_aio_close(a, echo_closed, arg);
-    else
-        echo_read(a);
-}
-static void echo_got(tlsplug_aio *a, const tlsplug_error *e, void *buf, size_t n, void *arg)
-{
-    if (e) {
-        tlsplug_aio_close(a, echo_closed, arg);
-        return;
-    }
-    assert_int_equal(tlsplug_aio_write(a, buf, n, 0, echo_written, arg), TLSPLUG_OK);
-}
-static void echo_read(tlsplug_aio *a)
-{
-    struct echo *e = tlsplug_aio_get_data(a);
-    assert_int_equal(tlsplug_aio_read(a, e->buf, sizeof e->buf, 0, echo_got, e), TLSPLUG_OK);
-}
-static void on_accept(tlsplug_listener *l, tlsplug_aio *a, void *arg)
-{
-    assert_int_equal(tlsplug_aio_state_of(a), TLSPLUG_AIO_SECURE);
-    struct echo *e = &echoes[n_echo++];
-    memset(e, 0, sizeof *e);
-    tlsplug_aio_set_data(a, e);
-    echo_read(a);
-}
-static void on_accept_error(tlsplug_listener *l, const tlsplug_error *e, void *arg)
-{
-    accept_errors++;
-    last_accept_error = tlsplug_error_class(e);
 }
 
 /* ---- client side --------------------------------------------------------- */
@@ -167,8 +120,8 @@ static void tls_echo_over_loopback(void **state)
     tlsplug_attach_options sa = {.ctx = sc};
     tlsplug_listen_options lo = {.attach = &sa};
     tlsplug_listener *l;
-    n_echo = accept_errors = 0;
-    assert_int_equal(tlsplug_listen(&l, R, "127.0.0.1", 0, &lo, on_accept, on_accept_error, NULL),
+    echo_reset();
+    assert_int_equal(tlsplug_listen(&l, R, "127.0.0.1", 0, &lo, echo_on_accept, echo_on_accept_error, NULL),
                      TLSPLUG_OK);
     struct cli c = {0};
     tlsplug_attach_options ca = {.ctx = cc, .server_name = "localhost"};
@@ -201,8 +154,8 @@ static void bad_cert_reported_on_both_sides(void **state)
     tlsplug_attach_options sa = {.ctx = sc};
     tlsplug_listen_options lo = {.attach = &sa};
     tlsplug_listener *l;
-    n_echo = accept_errors = 0;
-    assert_int_equal(tlsplug_listen(&l, R, "127.0.0.1", 0, &lo, on_accept, on_accept_error, NULL),
+    echo_reset();
+    assert_int_equal(tlsplug_listen(&l, R, "127.0.0.1", 0, &lo, echo_on_accept, echo_on_accept_error, NULL),
                      TLSPLUG_OK);
     struct cli c = {0};
     tlsplug_attach_options ca = {.ctx = cc, .server_name = "localhost"};

@@ -24,6 +24,9 @@
 #ifndef TLSPLUG_AIO_H
 #define TLSPLUG_AIO_H
 
+/* Self-contained: tlsplug.h includes this file at its end, and the guard
+ * makes either order of inclusion work. */
+#include "tlsplug/tlsplug.h"
 #include "tlsplug/reactor.h"
 
 #ifdef __cplusplus
