@@ -174,3 +174,13 @@ void pair_free(pair *p)
     tlsplug_conn_free(p->s);
     p->c = p->s = NULL;
 }
+
+tlsplug_impl test_backend(const char *name)
+{
+    tlsplug_impl impl = name ? tlsplug_impl_from_name(name) : tlsplug_default_impl();
+    if (!tlsplug_impl_available(impl)) {
+        fprintf(stderr, "backend '%s' is not built\n", name ? name : "(default)");
+        exit(1);
+    }
+    return impl;
+}

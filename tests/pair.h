@@ -24,6 +24,10 @@ int pair_transfer(pair *p, int from_client, const unsigned char *data, size_t le
 int pair_read(pair *p, int client, void *buf, size_t cap, size_t *n);
 void pair_free(pair *p);
 
+/* The backend a test program was asked for (NULL: the default one); prints
+ * why and exits with status 1 when it is unknown or not built. */
+tlsplug_impl test_backend(const char *name);
+
 /* Context helpers over the test PKI (TLSPLUG_PKI_DIR). */
 const char *pki(const char *file); /* static buffer, path of a PKI file */
 /* Server context with chain/key files; extra may be NULL. */

@@ -570,11 +570,7 @@ int main(int argc, char **argv)
                 loop_name);
         return 2;
     }
-    impl = argc > 2 ? tlsplug_impl_from_name(argv[2]) : tlsplug_default_impl();
-    if (!tlsplug_impl_available(impl)) {
-        fprintf(stderr, "backend not built\n");
-        return 2;
-    }
+    impl = test_backend(argc > 2 ? argv[2] : NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(zero_timer_runs_next_iteration, setup, teardown),
         cmocka_unit_test_setup_teardown(stopped_and_freed_timers_stay_quiet, setup, teardown),

@@ -372,11 +372,7 @@ static void handshake_timeout_silent_peer(void **state)
 
 int main(int argc, char **argv)
 {
-    impl = argc > 1 ? tlsplug_impl_from_name(argv[1]) : tlsplug_default_impl();
-    if (!tlsplug_impl_available(impl)) {
-        fprintf(stderr, "backend not built\n");
-        return 1;
-    }
+    impl = test_backend(argc > 1 ? argv[1] : NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(tls_echo_over_loopback, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_cert_reported_on_both_sides, setup, teardown),

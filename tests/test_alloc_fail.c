@@ -659,11 +659,7 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
-    impl = tlsplug_impl_from_name(argv[1]);
-    if (!tlsplug_impl_available(impl)) {
-        fprintf(stderr, "backend '%s' not built\n", argv[1]);
-        return 1;
-    }
+    impl = test_backend(argv[1]);
     const char *only = NULL;
     size_t from = 1, lib_stride = 1, max_n = 0;
     for (int i = 2; i < argc; i++) {

@@ -585,11 +585,7 @@ static void native_handles_and_hooks(void **state)
 
 int main(int argc, char **argv)
 {
-    impl = argc > 1 ? tlsplug_impl_from_name(argv[1]) : tlsplug_default_impl();
-    if (!tlsplug_impl_available(impl)) {
-        fprintf(stderr, "backend '%s' is not built\n", argc > 1 ? argv[1] : "?");
-        return 1;
-    }
+    impl = test_backend(argc > 1 ? argv[1] : NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(default_handshake),
         cmocka_unit_test(tls12_pinned_rsa),

@@ -226,6 +226,15 @@ struct op {
     char msg[256];
 };
 
+/* Asserts an outcome class; on a mismatch the message says what happened. */
+static void expect_class(const char *what, int got, const char *msg, int want)
+{
+    if (got != want)
+        fprintf(stderr, "%s: %s (%s), wanted %s\n", what, tlsplug_error_name(got), msg,
+                tlsplug_error_name(want));
+    assert_int_equal(got, want);
+}
+
 static void op_cb(tlsplug_aio *a, const tlsplug_error *e, void *arg)
 {
     struct op *o = arg;
@@ -467,10 +476,7 @@ static void attach_fails(tlsplug_aio *a, tlsplug_side side, struct peer *p, int 
     assert_int_equal(tlsplug_aio_attach(a, &o, op_cb, &at), TLSPLUG_OK);
     assert_int_equal(at.calls, 0);
     WAIT(at.calls, NULL, p);
-    if (at.err != want)
-        fprintf(stderr, "attach: %s (%s), wanted %s\n", tlsplug_error_name(at.err), at.msg,
-                tlsplug_error_name(want));
-    assert_int_equal(at.err, want);
+    expect_class("attach", at.err, at.msg, want);
     assert_int_equal(tlsplug_aio_state_of(a), TLSPLUG_AIO_PLAIN);
     assert_null(tlsplug_aio_conn(a));
     for (int i = 0; i < 5; i++)
@@ -534,9 +540,7 @@ static void fault_during_handshake_client(int reset)
     }
     WAIT(at.calls, NULL, NULL);
     int want = reset ? TLSPLUG_E_IO : TLSPLUG_E_TRUNCATED;
-    if (at.err != want)
-        fprintf(stderr, "attach: %s (%s)\n", tlsplug_error_name(at.err), at.msg);
-    assert_int_equal(at.err, want);
+    expect_class("attach", at.err, at.msg, want);
     assert_int_equal(tlsplug_aio_state_of(a), TLSPLUG_AIO_PLAIN);
     close_and_wait(a, NULL, NULL);
     if (p.fd >= 0)
@@ -578,9 +582,7 @@ static void fault_during_handshake_server(int reset)
         peer_fin(&p);
     WAIT(at.calls, NULL, NULL);
     int want = reset ? TLSPLUG_E_IO : TLSPLUG_E_TRUNCATED;
-    if (at.err != want)
-        fprintf(stderr, "attach: %s (%s)\n", tlsplug_error_name(at.err), at.msg);
-    assert_int_equal(at.err, want);
+    expect_class("attach", at.err, at.msg, want);
     assert_int_equal(tlsplug_aio_state_of(a), TLSPLUG_AIO_PLAIN);
     close_and_wait(a, NULL, NULL);
     peer_free(&p);
@@ -616,17 +618,13 @@ static void fault_after_handshake(int reset)
         peer_fin(&p);
     WAIT(s.calls, NULL, &p);
     int want = reset ? TLSPLUG_E_IO : TLSPLUG_E_TRUNCATED;
-    if (s.err != want)
-        fprintf(stderr, "read: %s (%s)\n", tlsplug_error_name(s.err), s.msg);
-    assert_int_equal(s.err, want);
+    expect_class("read", s.err, s.msg, want);
     if (reset) {
         /* the socket is gone: a write reports it through its callback */
         struct op w = {0};
         assert_int_equal(tlsplug_aio_write(a, "x", 1, 2000, op_cb, &w), TLSPLUG_OK);
         WAIT(w.calls, NULL, &p);
-        if (w.err != TLSPLUG_E_IO)
-            fprintf(stderr, "write: %s (%s)\n", tlsplug_error_name(w.err), w.msg);
-        assert_int_equal(w.err, TLSPLUG_E_IO);
+        expect_class("write", w.err, w.msg, TLSPLUG_E_IO);
         assert_int_equal(w.calls, 1);
     }
     close_and_wait(a, NULL, &p);
@@ -661,9 +659,7 @@ static void fault_during_detach(int reset)
         peer_fin(&p);
     WAIT(d.calls, NULL, &p);
     int want = reset ? TLSPLUG_E_IO : TLSPLUG_E_TRUNCATED;
-    if (d.err != want)
-        fprintf(stderr, "detach: %s (%s)\n", tlsplug_error_name(d.err), d.msg);
-    assert_int_equal(d.err, want);
+    expect_class("detach", d.err, d.msg, want);
     /* after a failed detach TLS is gone all the same */
     assert_int_equal(tlsplug_aio_state_of(a), TLSPLUG_AIO_PLAIN);
     close_and_wait(a, NULL, &p);
@@ -836,11 +832,7 @@ int main(int argc, char **argv)
         return 1;
     }
     count_alloc_classify_by_caller();
-    impl = argc > 1 ? tlsplug_impl_from_name(argv[1]) : tlsplug_default_impl();
-    if (!tlsplug_impl_available(impl)) {
-        fprintf(stderr, "backend not built\n");
-        return 1;
-    }
+    impl = test_backend(argc > 1 ? argv[1] : NULL);
     warm_up();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(relay_one_byte, setup, teardown),

@@ -1299,11 +1299,7 @@ static void listener_close_inside_callbacks(void **state)
 
 int main(int argc, char **argv)
 {
-    impl = argc > 1 ? tlsplug_impl_from_name(argv[1]) : tlsplug_default_impl();
-    if (!tlsplug_impl_available(impl)) {
-        fprintf(stderr, "backend not built\n");
-        return 1;
-    }
+    impl = test_backend(argc > 1 ? argv[1] : NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(null_and_range_core),
         cmocka_unit_test(unknown_names),
