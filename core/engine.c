@@ -592,22 +592,24 @@ size_t tlsplug__conn_unconsumed(const tlsplug_conn *c)
     return c->in.len;
 }
 
-void tlsplug_conn_idle(tlsplug_conn *c)
-{
-    if (!c)
-        return;
-    buf_release_if_empty(&c->in);
-    buf_release_if_empty(&c->out);
-    if (c->be->idle && c->established && !c->failed && c->in.len == 0 && c->out.len == 0)
-        c->be->idle(c->bs);
-}
-
 void tlsplug__conn_idle(tlsplug_conn *c)
 {
     buf_release_if_empty(&c->in);
     buf_release_if_empty(&c->out);
     if (c->be->idle && c->established && !c->failed)
         c->be->idle(c->bs);
+}
+
+void tlsplug_conn_idle(tlsplug_conn *c)
+{
+    if (!c)
+        return;
+    if (c->in.len == 0 && c->out.len == 0) {
+        tlsplug__conn_idle(c);
+    } else { /* bytes in flight: the library's buffers may hold their rest */
+        buf_release_if_empty(&c->in);
+        buf_release_if_empty(&c->out);
+    }
 }
 
 const tlsplug_error *tlsplug_conn_error(const tlsplug_conn *c)
