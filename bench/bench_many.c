@@ -664,11 +664,13 @@ static void many_server(const bench_opts *o, tlsplug_impl impl, int native, int 
     if (m.child_done && m.child_secs > 0)
         r->rts = (double)m.child_rts / m.child_secs;
     /* let the last echoes finish: every connection has carried data and
-     * now waits for more */
+     * now waits for more, long enough to count as idle (tlsplug_aio gives
+     * buffers back after 1 to 2 s without traffic; native keeps them) */
+    double settle = bench_now() + 2.5;
     if (native)
-        n_run(&m, lfd, c_never, bench_now() + 0.2);
+        n_run(&m, lfd, c_never, settle);
     else
-        t_run(loop, &m, c_never, bench_now() + 0.2);
+        t_run(loop, &m, c_never, settle);
     r->mem = (double)(bench_live_bytes() - base) / m.est;
     r->own = (double)(bench_tlsplug_live_bytes() - own_base) / m.est;
 out:

@@ -49,12 +49,19 @@ static void queue_push(tlsplug_aio *a, int kind, void *cb, void *arg, const stru
 /* From inside one of this aio's callbacks the pump runs again once the
  * callback has returned (tlsplug__aio_dispatch), without a trip through the
  * reactor: a zero timer would cost one more poll per operation. */
+void tlsplug__aio_kick_later(tlsplug_aio *a)
+{
+    a->kick_pending = 1;
+    a->idle_armed = 0; /* the pump that follows arms it again if still quiet */
+    a->r->ops->timer_start(a->r->self, a->t_kick, 0);
+}
+
 static void kick(tlsplug_aio *a)
 {
     if (a->dispatching)
         a->repump = 1;
     else
-        a->r->ops->timer_start(a->r->self, a->t_kick, 0);
+        tlsplug__aio_kick_later(a);
 }
 
 static void stop_timer(tlsplug_aio *a, tlsplug_timer *t)
@@ -618,9 +625,34 @@ static void update_interest(tlsplug_aio *a)
     }
 }
 
+/* A secure connection with nothing to do but wait for the peer. */
+static int quiet(const tlsplug_aio *a)
+{
+    return a->state == TLSPLUG_AIO_SECURE && a->conn &&
+           ((!a->rd.active && !a->wr.active) || (a->want_read && !a->want_write));
+}
+
+static void release_buffers(tlsplug_aio *a)
+{
+    if (!a->rd.active && !a->wr.active)
+        tlsplug__conn_idle(a->conn);
+    else /* a read waits for the peer: what is in flight stays */
+        tlsplug_conn_idle(a->conn);
+    a->idle_done = 1;
+}
+
+static void arm_idle(tlsplug_aio *a)
+{
+    if (a->idle_armed || a->kick_pending || a->idle_done || !quiet(a))
+        return;
+    a->idle_armed = 1;
+    a->idle_mark = a->activity;
+    a->r->ops->timer_start(a->r->self, a->t_kick, TLSPLUG_AIO_IDLE_RELEASE_MS);
+}
+
 void tlsplug__aio_pump(tlsplug_aio *a)
 {
-    int progress = 1;
+    int progress = 1, any = 0;
     while (progress && a->state != TLSPLUG_AIO_CLOSED) {
         a->want_read = a->want_write = 0;
         progress = 0;
@@ -651,13 +683,13 @@ void tlsplug__aio_pump(tlsplug_aio *a)
         case TLSPLUG_AIO_CLOSED:
             break;
         }
+        any |= progress;
     }
-    if (a->state == TLSPLUG_AIO_SECURE && a->conn && !a->rd.active && !a->wr.active)
-        tlsplug__conn_idle(a->conn);
-    else if (a->state == TLSPLUG_AIO_SECURE && a->conn && a->want_read && !a->want_write)
-        /* waiting for the peer with a read pending (the usual state of an
-         * idle server connection): 18 KiB of empty buffer need not wait too */
-        tlsplug_conn_idle(a->conn);
+    if (any) {
+        a->activity++;
+        a->idle_done = 0;
+    }
+    arm_idle(a);
     update_interest(a);
 }
 
@@ -708,7 +740,7 @@ void tlsplug__aio_dispatch(tlsplug_aio *a)
             break;
         a->repump = 0;
         if (round == 8) { /* a busy connection yields to the others */
-            a->r->ops->timer_start(a->r->self, a->t_kick, 0);
+            tlsplug__aio_kick_later(a);
             break;
         }
         tlsplug__aio_pump(a);
@@ -729,6 +761,15 @@ static void on_watch(tlsplug_watch *w, int events, void *arg)
 static void on_kick(tlsplug_timer *t, void *arg)
 {
     tlsplug_aio *a = arg;
+    if (a->idle_armed && !a->kick_pending) {
+        a->idle_armed = 0;
+        if (a->activity == a->idle_mark && quiet(a))
+            release_buffers(a);
+        else
+            arm_idle(a); /* busy meanwhile: look again a period later */
+        return;
+    }
+    a->kick_pending = 0;
     tlsplug__aio_pump(a);
     tlsplug__aio_dispatch(a);
 }

@@ -78,10 +78,25 @@ struct tlsplug_aio {
      * ran an operation still counts as pending */
     int undelivered[AIO_DONE_CLOSE + 1];
     int repump; /* an API call from a callback wants the pump again */
+    /* t_kick also serves as the idle timer: buffers are given back once the
+     * connection has been quiet for a whole TLSPLUG_AIO_IDLE_RELEASE_MS. */
+    int kick_pending;  /* t_kick is armed as a kick (0 ms)                 */
+    int idle_armed;    /* t_kick is armed as the idle timer                */
+    int idle_done;     /* buffers given back, nothing happened since       */
+    unsigned activity; /* pumps that made progress                         */
+    unsigned idle_mark; /* activity when the idle timer was armed          */
     void *data;
 };
 
+/* How long a secure connection must stay quiet before its buffers (core's
+ * and the library's) are given back: releasing them at every pause cost more
+ * than a round trip's TLS work (a malloc and free of four ~17 KiB buffers per
+ * side and OpenSSL's buffer set-up). */
+#define TLSPLUG_AIO_IDLE_RELEASE_MS 1000
+
 void tlsplug__aio_pump(tlsplug_aio *a);
+/* Pump on the next loop iteration. */
+void tlsplug__aio_kick_later(tlsplug_aio *a);
 void tlsplug__aio_dispatch(tlsplug_aio *a);
 int tlsplug__aio_begin_attach(tlsplug_aio *a, const tlsplug_attach_options *o);
 void tlsplug__aio_fail_connect(tlsplug_aio *a, const struct tlsplug_error *e);

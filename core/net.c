@@ -105,7 +105,7 @@ int tlsplug_aio_connect(tlsplug_aio **out, tlsplug_reactor *r, const char *host,
         r->ops->timer_start(r->self, a->t_op, ms);
     /* the connect timeout also covers the handshake of an attach that
      * follows; begin_attach re-arms it with the handshake timeout */
-    a->r->ops->timer_start(a->r->self, a->t_kick, 0);
+    tlsplug__aio_kick_later(a);
     *out = a;
     return TLSPLUG_OK;
 }

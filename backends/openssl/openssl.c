@@ -80,6 +80,7 @@ static int bio_write(BIO *b, const char *buf, int len)
         return (int)n;
     if (r == TLSPLUG_WANT_WRITE) {
         BIO_set_retry_write(b);
+        s->bio_retry = 1;
         return -1;
     }
     s->io_status = r;
@@ -98,6 +99,7 @@ static int bio_read(BIO *b, char *buf, int len)
         return (int)n;
     if (r == TLSPLUG_WANT_READ) {
         BIO_set_retry_read(b);
+        s->bio_retry = 1;
         return -1;
     }
     s->io_status = r;
@@ -524,17 +526,34 @@ static int ossl_handshake(void *bsess)
     return tlsplug__ossl_step_error(s, r, TLSPLUG_E_HANDSHAKE, "TLS handshake failed");
 }
 
+/* A read or write that stopped because the BIO ran dry (or full) is a retry,
+ * whatever the thread's error queue holds: deciding that from the BIO's own
+ * flag, as SSL_get_error would after its queue check, spares the queue a
+ * look per record (the queue check before each step cost more than the
+ * rest of the backend; the handshake and shutdown keep it). */
+static int retry_of(ossl_sess *s)
+{
+    if (!s->bio_retry)
+        return 0;
+    if (SSL_want_read(s->ssl))
+        return TLSPLUG_WANT_READ;
+    if (SSL_want_write(s->ssl))
+        return TLSPLUG_WANT_WRITE;
+    return 0;
+}
+
 static int ossl_read(void *bsess, void *buf, size_t cap, size_t *n)
 {
     ossl_sess *s = bsess;
     size_t got = 0;
     *n = 0;
-    queue_empty();
+    s->bio_retry = 0;
     if (SSL_read_ex(s->ssl, buf, cap, &got) == 1) {
         *n = got;
         return TLSPLUG_OK;
     }
-    return tlsplug__ossl_step_error(s, 0, TLSPLUG_E_PROTOCOL, "TLS read failed");
+    int rc = retry_of(s);
+    return rc ? rc : tlsplug__ossl_step_error(s, 0, TLSPLUG_E_PROTOCOL, "TLS read failed");
 }
 
 static int ossl_write(void *bsess, const void *buf, size_t len, size_t *n)
@@ -542,12 +561,13 @@ static int ossl_write(void *bsess, const void *buf, size_t len, size_t *n)
     ossl_sess *s = bsess;
     size_t put = 0;
     *n = 0;
-    queue_empty();
+    s->bio_retry = 0;
     if (SSL_write_ex(s->ssl, buf, len, &put) == 1) {
         *n = put;
         return TLSPLUG_OK;
     }
-    return tlsplug__ossl_step_error(s, 0, TLSPLUG_E_PROTOCOL, "TLS write failed");
+    int rc = retry_of(s);
+    return rc ? rc : tlsplug__ossl_step_error(s, 0, TLSPLUG_E_PROTOCOL, "TLS write failed");
 }
 
 static int ossl_shutdown(void *bsess)

@@ -32,6 +32,7 @@ typedef struct ossl_sess {
     ossl_ctx *octx;
     tlsplug_side side;
     int io_status;     /* last failure io_recv/io_send gave the BIO, or 0  */
+    int bio_retry;     /* the BIO asked libssl to retry during this step   */
     int verify_called; /* tlsplug__verify ran for this handshake            */
     int verify_final;  /* and what it decided (core filled the error then) */
     int sent_alert;    /* fatal alert libssl sent, -1 if none               */
