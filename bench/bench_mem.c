@@ -1,7 +1,7 @@
 /* The in-memory cases: bulk throughput, full and resumed handshakes, memory
  * per idle connection and peak while connecting.  Each case runs the same
- * loop over two sides: tlsplug engines (ciphertext moved from one engine's
- * send buffer into the other's receive buffer) and the native baseline
+ * loop over two sides: tlsplug engines (each step reads the peer engine's
+ * send buffer in place, tlsplug_conn_recv_lend) and the native baseline
  * (ciphertext written by the library's callbacks into a pipe the peer reads).
  * One thread runs both ends; object creation and freeing are part of a
  * handshake. */
@@ -48,26 +48,6 @@ static void fail(mcase *m, const char *fmt, const char *detail)
 }
 
 /* ---- one pair, either side ----------------------------------------------- */
-
-static size_t tl_move(tlsplug_conn *from, tlsplug_conn *to)
-{
-    size_t moved = 0;
-    for (;;) {
-        size_t len, avail;
-        const void *src = tlsplug_conn_send_buf(from, &len);
-        if (!len)
-            break;
-        void *dst = tlsplug_conn_recv_buf(to, &avail);
-        if (!avail)
-            break;
-        size_t k = len < avail ? len : avail;
-        memcpy(dst, src, k);
-        tlsplug_conn_recv_ack(to, k);
-        tlsplug_conn_send_ack(from, k);
-        moved += k;
-    }
-    return moved;
-}
 
 static int pair_pipes(mpair *p)
 {
@@ -146,13 +126,24 @@ static int tl_result(int rc)
     }
 }
 
-static void flush_to_peer(mcase *m, mpair *p, int client)
+/* tlsplug: a step reads the peer's send buffer in place
+ * (tlsplug_conn_recv_lend), the way the natives' read callbacks read their
+ * pipe; afterwards the peer lets go of what the step consumed. */
+static void tl_lend(mpair *p, int client)
 {
-    if (m->nat)
-        return;
-    size_t n = client ? tl_move(p->c, p->s) : tl_move(p->s, p->c);
-    if (!client)
-        p->s2c_hs += n;
+    tlsplug_conn *me = client ? p->c : p->s, *peer = client ? p->s : p->c;
+    size_t len;
+    const void *src = tlsplug_conn_send_buf(peer, &len);
+    tlsplug_conn_recv_lend(me, src, len);
+}
+
+static void tl_settle(mpair *p, int client)
+{
+    tlsplug_conn *me = client ? p->c : p->s, *peer = client ? p->s : p->c;
+    size_t k = tlsplug_conn_recv_taken(me);
+    tlsplug_conn_send_ack(peer, k);
+    if (client)
+        p->s2c_hs += k;
 }
 
 static const char *err_of(mcase *m, mpair *p, int client)
@@ -167,24 +158,24 @@ static const char *err_of(mcase *m, mpair *p, int client)
 static int step_hs(mcase *m, mpair *p, int client)
 {
     void *e = client ? p->c : p->s;
-    int r = m->nat ? m->nat->handshake(e) : tl_result(tlsplug_conn_handshake(e));
-    flush_to_peer(m, p, client);
+    if (m->nat)
+        return m->nat->handshake(e);
+    tl_lend(p, client);
+    int r = tl_result(tlsplug_conn_handshake(e));
+    tl_settle(p, client);
     return r;
 }
 
 static long side_write(mcase *m, mpair *p, int client, const void *buf, size_t len)
 {
     void *e = client ? p->c : p->s;
-    long r;
-    if (m->nat) {
-        r = m->nat->write(e, buf, len);
-    } else {
-        size_t n = 0;
-        int rc = tlsplug_conn_write(e, buf, len, &n);
-        r = rc == TLSPLUG_OK ? (long)n : tl_result(rc);
-    }
-    flush_to_peer(m, p, client);
-    return r;
+    if (m->nat)
+        return m->nat->write(e, buf, len);
+    size_t n = 0;
+    tl_lend(p, client);
+    int rc = tlsplug_conn_write(e, buf, len, &n);
+    tl_settle(p, client);
+    return rc == TLSPLUG_OK ? (long)n : tl_result(rc);
 }
 
 static long side_read(mcase *m, mpair *p, int client, void *buf, size_t cap)
@@ -192,10 +183,10 @@ static long side_read(mcase *m, mpair *p, int client, void *buf, size_t cap)
     void *e = client ? p->c : p->s;
     if (m->nat)
         return m->nat->read(e, buf, cap);
-    flush_to_peer(m, p, !client); /* what the peer could not hand over before */
     size_t n = 0;
+    tl_lend(p, client);
     int rc = tlsplug_conn_read(e, buf, cap, &n);
-    flush_to_peer(m, p, client);
+    tl_settle(p, client);
     return rc == TLSPLUG_OK ? (long)n : tl_result(rc);
 }
 

@@ -37,6 +37,10 @@ struct tlsplug_conn {
      * re-reads on every wake-up; a library's failing read costs thousands of
      * instructions (OpenSSL about 2,000). */
     int starved;
+    /* Ciphertext the caller lends for one step (tlsplug_conn_recv_lend):
+     * read after the receive buffer, never copied into it. */
+    const uint8_t *lend_p;
+    size_t lend_len, lend_taken;
     struct tlsplug_error err;
     char *session_name;  /* client store key; NULL: no resumption  */
     void *data;
@@ -231,6 +235,29 @@ void *tlsplug_conn_get_data(const tlsplug_conn *c)
 
 /* ---- ciphertext buffers --------------------------------------------------- */
 
+/* lend_taken stays readable; nothing is left to read. */
+static void end_loan(tlsplug_conn *c)
+{
+    c->lend_p = NULL;
+    c->lend_len = c->lend_taken;
+}
+
+void tlsplug_conn_recv_lend(tlsplug_conn *c, const void *data, size_t len)
+{
+    if (!c)
+        return;
+    c->lend_taken = 0;
+    c->lend_p = data && !c->in_eof ? data : NULL;
+    c->lend_len = c->lend_p ? len : 0;
+    if (c->lend_len)
+        c->starved = 0;
+}
+
+size_t tlsplug_conn_recv_taken(const tlsplug_conn *c)
+{
+    return c ? c->lend_taken : 0;
+}
+
 void *tlsplug_conn_recv_buf(tlsplug_conn *c, size_t *avail)
 {
     size_t dummy;
@@ -239,6 +266,7 @@ void *tlsplug_conn_recv_buf(tlsplug_conn *c, size_t *avail)
     *avail = 0;
     if (!c || c->in_eof)
         return NULL;
+    end_loan(c); /* bytes written here come after the loan's: not to be read first */
     if (buf_reserve(&c->in)) {
         /* No room must not read as "full": the next step reports it. */
         if (!c->failed)
@@ -341,17 +369,22 @@ int tlsplug__io_recv(tlsplug_conn *c, void *buf, size_t len, size_t *n)
     *n = 0;
     if (c->rec.bad)
         return c->rec.bad;
-    if (c->in.len == 0)
+    int lent = c->in.len == 0;
+    const uint8_t *src = lent ? c->lend_p + c->lend_taken : c->in.p + c->in.off;
+    size_t have = lent ? c->lend_len - c->lend_taken : c->in.len;
+    if (have == 0)
         return c->in_eof ? TLSPLUG_E_CLOSED : TLSPLUG_WANT_READ;
-    const uint8_t *src = c->in.p + c->in.off;
-    size_t k = tlsplug__rec_allow(&c->rec, src, c->in.len);
+    size_t k = tlsplug__rec_allow(&c->rec, src, have);
     if (c->rec.bad)
         return c->rec.bad;
     if (k > len)
         k = len;
     memcpy(buf, src, k);
     tlsplug__rec_advance(&c->rec, src, k);
-    buf_consume(&c->in, k);
+    if (lent)
+        c->lend_taken += k;
+    else
+        buf_consume(&c->in, k);
     *n = k;
     c->starved = 0;
     return TLSPLUG_OK;
@@ -359,7 +392,7 @@ int tlsplug__io_recv(tlsplug_conn *c, void *buf, size_t len, size_t *n)
 
 size_t tlsplug__io_buffered(const tlsplug_conn *c)
 {
-    return c->rec.bad ? 0 : c->in.len;
+    return c->rec.bad ? 0 : c->in.len + (c->lend_len - c->lend_taken);
 }
 
 int tlsplug__io_send(tlsplug_conn *c, const void *buf, size_t len, size_t *n)
@@ -480,7 +513,8 @@ static int normalise(tlsplug_conn *c, int rc)
         if (c->err.cls != rc)
             tlsplug__err_set(&c->err, rc, c->err.code, "peer certificate verification failed: %s",
                              tlsplug_error_name(rc));
-    } else if (c->in_eof && c->in.len == 0 && rc != TLSPLUG_E_PEER_ALERT &&
+    } else if (c->in_eof && c->in.len == 0 && c->lend_len == c->lend_taken &&
+               rc != TLSPLUG_E_PEER_ALERT &&
                rc != TLSPLUG_E_NO_MEMORY) {
         tlsplug__err_set(&c->err, TLSPLUG_E_TRUNCATED, c->err.code,
                          c->established ? "the peer closed the connection without close_notify"
@@ -493,10 +527,8 @@ static int normalise(tlsplug_conn *c, int rc)
     return c->failed;
 }
 
-int tlsplug_conn_handshake(tlsplug_conn *c)
+static int handshake_step(tlsplug_conn *c)
 {
-    if (!c)
-        return TLSPLUG_E_INVALID_ARGUMENT;
     if (c->failed)
         return c->failed;
     if (c->established)
@@ -515,20 +547,23 @@ int tlsplug_conn_handshake(tlsplug_conn *c)
     return rc;
 }
 
-int tlsplug_conn_read(tlsplug_conn *c, void *buf, size_t cap, size_t *n)
+int tlsplug_conn_handshake(tlsplug_conn *c)
 {
-    size_t dummy;
-    if (!n)
-        n = &dummy;
-    *n = 0;
-    if (!c || (!buf && cap))
+    if (!c)
         return TLSPLUG_E_INVALID_ARGUMENT;
+    int rc = handshake_step(c);
+    end_loan(c);
+    return rc;
+}
+
+static int read_step(tlsplug_conn *c, void *buf, size_t cap, size_t *n)
+{
     if (c->failed)
         return c->failed;
     if (c->closed)
         return TLSPLUG_E_CLOSED;
     if (!c->established) {
-        int hs = tlsplug_conn_handshake(c);
+        int hs = handshake_step(c);
         if (hs != TLSPLUG_OK)
             return hs;
     }
@@ -537,8 +572,41 @@ int tlsplug_conn_read(tlsplug_conn *c, void *buf, size_t cap, size_t *n)
     if (c->starved)
         return TLSPLUG_WANT_READ;
     int rc = normalise(c, c->be->read(c->bs, buf, cap, n));
-    c->starved = rc == TLSPLUG_WANT_READ;
+    /* at end of file a read must go on to report it, however the library
+     * answered this time (GnuTLS says "again" after a post-handshake message
+     * without looking at the transport) */
+    c->starved = rc == TLSPLUG_WANT_READ && !c->in_eof;
     return rc;
+}
+
+int tlsplug_conn_read(tlsplug_conn *c, void *buf, size_t cap, size_t *n)
+{
+    size_t dummy;
+    if (!n)
+        n = &dummy;
+    *n = 0;
+    if (!c || (!buf && cap))
+        return TLSPLUG_E_INVALID_ARGUMENT;
+    int rc = read_step(c, buf, cap, n);
+    end_loan(c);
+    return rc;
+}
+
+static int write_step(tlsplug_conn *c, const void *buf, size_t len, size_t *n)
+{
+    if (c->failed)
+        return c->failed;
+    if (c->shutdown_queued)
+        return tlsplug__err_set(&c->err, TLSPLUG_E_INVALID_ARGUMENT, 0,
+                                "write after shutdown");
+    if (!c->established) {
+        int hs = handshake_step(c);
+        if (hs != TLSPLUG_OK)
+            return hs;
+    }
+    if (len == 0)
+        return TLSPLUG_OK;
+    return normalise(c, c->be->write(c->bs, buf, len, n));
 }
 
 int tlsplug_conn_write(tlsplug_conn *c, const void *buf, size_t len, size_t *n)
@@ -549,25 +617,13 @@ int tlsplug_conn_write(tlsplug_conn *c, const void *buf, size_t len, size_t *n)
     *n = 0;
     if (!c || (!buf && len))
         return TLSPLUG_E_INVALID_ARGUMENT;
-    if (c->failed)
-        return c->failed;
-    if (c->shutdown_queued)
-        return tlsplug__err_set(&c->err, TLSPLUG_E_INVALID_ARGUMENT, 0,
-                                "write after shutdown");
-    if (!c->established) {
-        int hs = tlsplug_conn_handshake(c);
-        if (hs != TLSPLUG_OK)
-            return hs;
-    }
-    if (len == 0)
-        return TLSPLUG_OK;
-    return normalise(c, c->be->write(c->bs, buf, len, n));
+    int rc = write_step(c, buf, len, n);
+    end_loan(c);
+    return rc;
 }
 
-int tlsplug_conn_shutdown(tlsplug_conn *c)
+static int shutdown_step(tlsplug_conn *c)
 {
-    if (!c)
-        return TLSPLUG_E_INVALID_ARGUMENT;
     if (c->failed)
         return c->failed;
     if (!c->established)
@@ -578,6 +634,15 @@ int tlsplug_conn_shutdown(tlsplug_conn *c)
     int rc = normalise(c, c->be->shutdown(c->bs));
     if (rc == TLSPLUG_OK)
         c->shutdown_queued = 1;
+    return rc;
+}
+
+int tlsplug_conn_shutdown(tlsplug_conn *c)
+{
+    if (!c)
+        return TLSPLUG_E_INVALID_ARGUMENT;
+    int rc = shutdown_step(c);
+    end_loan(c);
     return rc;
 }
 

@@ -442,6 +442,136 @@ static void idle_anywhere(void **state)
     pair_free(&p);
 }
 
+/* One step on me with the peer's whole send buffer lent (at most max bytes
+ * of it); the peer lets go of what the step took.  Returns the step's result. */
+static int lend_step(tlsplug_conn *me, tlsplug_conn *peer, size_t max, int (*step)(tlsplug_conn *))
+{
+    size_t len;
+    const void *src = tlsplug_conn_send_buf(peer, &len);
+    tlsplug_conn_recv_lend(me, src, len < max ? len : max);
+    int rc = step(me);
+    size_t taken = tlsplug_conn_recv_taken(me);
+    assert_true(taken <= (len < max ? len : max));
+    tlsplug_conn_send_ack(peer, taken);
+    return rc;
+}
+
+static int hs_step(tlsplug_conn *c)
+{
+    return tlsplug_conn_handshake(c);
+}
+
+static unsigned char lend_buf[4096];
+static size_t lend_n;
+
+static int read_step(tlsplug_conn *c)
+{
+    size_t n = 0;
+    int rc = tlsplug_conn_read(c, lend_buf + lend_n, sizeof lend_buf - lend_n, &n);
+    lend_n += n;
+    return rc;
+}
+
+/* Zero-copy receive: the handshake and the data go through loans only (the
+ * receive buffers are never used), in pieces as small as 3 bytes, and the
+ * bytes after the peer's close_notify are left with the caller. */
+static void lend_instead_of_copy(void **state)
+{
+    (void)state;
+    tlsplug_ctx *cctx = client_ctx(impl, NULL);
+    tlsplug_ctx *sctx = server_ctx(impl, "server-ec-chain.pem", "server-ec.key.pem", NULL);
+    pair p;
+    assert_int_equal(pair_new(&p, cctx, sctx, NULL), TLSPLUG_OK);
+    tlsplug_ctx_free(cctx);
+    tlsplug_ctx_free(sctx);
+    int cr = TLSPLUG_WANT_READ, sr = TLSPLUG_WANT_READ;
+    for (int i = 0; i < 2000 && (cr != TLSPLUG_OK || sr != TLSPLUG_OK); i++) {
+        size_t max = i % 2 ? 3 : (size_t)-1;
+        cr = lend_step(p.c, p.s, max, hs_step);
+        sr = lend_step(p.s, p.c, max, hs_step);
+        assert_true(cr == TLSPLUG_OK || cr == TLSPLUG_WANT_READ);
+        assert_true(sr == TLSPLUG_OK || sr == TLSPLUG_WANT_READ);
+    }
+    assert_int_equal(cr, TLSPLUG_OK);
+    assert_int_equal(sr, TLSPLUG_OK);
+
+    const char msg[] = "lent, not copied";
+    size_t n;
+    assert_int_equal(tlsplug_conn_write(p.c, msg, sizeof msg, &n), TLSPLUG_OK);
+    lend_n = 0;
+    for (int i = 0; i < 100 && lend_n < sizeof msg; i++) {
+        int rc = lend_step(p.s, p.c, 3, read_step);
+        assert_true(rc == TLSPLUG_OK || rc == TLSPLUG_WANT_READ);
+    }
+    assert_int_equal(lend_n, sizeof msg);
+    assert_memory_equal(lend_buf, msg, sizeof msg);
+
+    /* data, close_notify, then plain bytes, all in the caller's memory */
+    assert_int_equal(tlsplug_conn_write(p.s, "bye", 3, &n), TLSPLUG_OK);
+    assert_int_equal(tlsplug_conn_shutdown(p.s), TLSPLUG_OK);
+    size_t len;
+    const void *ct = tlsplug_conn_send_buf(p.s, &len);
+    unsigned char *wire = malloc(len + 5);
+    assert_non_null(wire);
+    memcpy(wire, ct, len);
+    memcpy(wire + len, "PLAIN", 5);
+    tlsplug_conn_send_ack(p.s, len);
+    size_t off = 0;
+    int rc = TLSPLUG_WANT_READ;
+    lend_n = 0;
+    for (int i = 0; i < 100 && rc != TLSPLUG_E_CLOSED; i++) {
+        tlsplug_conn_recv_lend(p.c, wire + off, len + 5 - off);
+        rc = read_step(p.c);
+        off += tlsplug_conn_recv_taken(p.c);
+        assert_true(rc == TLSPLUG_OK || rc == TLSPLUG_WANT_READ || rc == TLSPLUG_E_CLOSED);
+    }
+    assert_int_equal(rc, TLSPLUG_E_CLOSED);
+    assert_true(lend_n >= 3);
+    assert_memory_equal(lend_buf + lend_n - 3, "bye", 3);
+    assert_int_equal(off, len); /* the plain bytes were not taken */
+    tlsplug_conn_unread(p.c, &len);
+    assert_int_equal(len, 0);
+    free(wire);
+
+    /* nothing to lend: NULL, and NULL connections, are ignored */
+    tlsplug_conn_recv_lend(p.c, NULL, 10);
+    assert_int_equal(tlsplug_conn_recv_taken(p.c), 0);
+    tlsplug_conn_recv_lend(NULL, "x", 1);
+    assert_int_equal(tlsplug_conn_recv_taken(NULL), 0);
+    pair_free(&p);
+}
+
+/* Bytes fed before a loan are read before the loan's; a loan ends with the
+ * step, so a later step does not read freed memory. */
+static void lend_after_feed(void **state)
+{
+    (void)state;
+    pair p;
+    run_pair(&p, NULL, "server-ec-chain.pem", "server-ec.key.pem", NULL, NULL);
+    assert_int_equal(p.cres, TLSPLUG_OK);
+    unsigned char b[64];
+    size_t n;
+    pair_read(&p, 1, b, sizeof b, &n); /* tickets, if any */
+    assert_int_equal(tlsplug_conn_write(p.s, "0123456789", 10, &n), TLSPLUG_OK);
+    size_t len;
+    const unsigned char *ct = tlsplug_conn_send_buf(p.s, &len);
+    unsigned char *copy = malloc(len);
+    assert_non_null(copy);
+    memcpy(copy, ct, len);
+    tlsplug_conn_send_ack(p.s, len);
+    size_t first = len / 2;
+    assert_int_equal(tlsplug_conn_feed(p.c, copy, first), first);
+    tlsplug_conn_recv_lend(p.c, copy + first, len - first);
+    assert_int_equal(tlsplug_conn_read(p.c, b, sizeof b, &n), TLSPLUG_OK);
+    assert_int_equal(n, 10);
+    assert_memory_equal(b, "0123456789", 10);
+    assert_int_equal(tlsplug_conn_recv_taken(p.c), len - first);
+    memset(copy, 0, len); /* the loan is over: this must not be read */
+    free(copy);
+    assert_int_equal(tlsplug_conn_read(p.c, b, sizeof b, &n), TLSPLUG_WANT_READ);
+    pair_free(&p);
+}
+
 static void truncation(void **state)
 {
     pair p;
@@ -606,6 +736,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(bad_key_config),
         cmocka_unit_test(data_and_close),
         cmocka_unit_test(idle_anywhere),
+        cmocka_unit_test(lend_instead_of_copy),
+        cmocka_unit_test(lend_after_feed),
         cmocka_unit_test(truncation),
         cmocka_unit_test(one_byte_transport),
         cmocka_unit_test(not_tls_peer),

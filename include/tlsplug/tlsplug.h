@@ -364,6 +364,20 @@ TLSPLUG_API void *tlsplug_conn_recv_buf(tlsplug_conn *conn, size_t *avail);
 TLSPLUG_API void tlsplug_conn_recv_ack(tlsplug_conn *conn, size_t n);
 /* Copying convenience: returns how many bytes were taken. */
 TLSPLUG_API size_t tlsplug_conn_feed(tlsplug_conn *conn, const void *data, size_t len);
+/* Zero-copy receive, for ciphertext that already sits in the caller's memory
+ * (an in-memory transport, the other engine's send buffer): the next step
+ * (handshake, read, write or shutdown) reads data[0..len) straight into the
+ * library, after whatever the receive buffer still holds, instead of the
+ * caller copying it into the receive buffer first.  The loan ends when that
+ * step returns, or at tlsplug_conn_recv_buf/feed; the caller owns data
+ * throughout and must keep it unchanged until then.  Afterwards
+ * tlsplug_conn_recv_taken says how many of the bytes the step consumed (it
+ * never reads past the record it is in, so after the peer's close_notify the
+ * rest are plain bytes); the others are still the caller's, to lend again or
+ * feed.  A NULL data, or a connection whose transport has ended, lends
+ * nothing. */
+TLSPLUG_API void tlsplug_conn_recv_lend(tlsplug_conn *conn, const void *data, size_t len);
+TLSPLUG_API size_t tlsplug_conn_recv_taken(const tlsplug_conn *conn);
 /* The transport reached end of file. */
 TLSPLUG_API void tlsplug_conn_recv_eof(tlsplug_conn *conn);
 
