@@ -140,7 +140,7 @@ static int flush(tlsplug_aio *a)
             a->want_write = 1;
             return TLSPLUG_WANT_WRITE;
         }
-        a->io_err = errno_err("send", n < 0 ? errno : EPIPE);
+        *tlsplug__err_lazy(&a->io_err) = errno_err("send", n < 0 ? errno : EPIPE);
         return TLSPLUG_E_IO;
     }
 }
@@ -172,7 +172,7 @@ static int fill(tlsplug_aio *a)
             a->want_read = 1;
             return TLSPLUG_WANT_READ;
         }
-        a->io_err = errno_err("recv", errno);
+        *tlsplug__err_lazy(&a->io_err) = errno_err("recv", errno);
         return TLSPLUG_E_IO;
     }
 }
@@ -308,7 +308,7 @@ static int step_connect(tlsplug_aio *a)
     if (a->connect_attach) {
         int rc = tlsplug__aio_begin_attach(a, &a->attach_opts);
         if (rc) {
-            tlsplug__aio_fail_connect(a, &a->attach_err);
+            tlsplug__aio_fail_connect(a, tlsplug__err_lazy(&a->attach_err));
             return 1;
         }
         /* the connect operation continues as the attach */
@@ -339,7 +339,7 @@ static int step_attach(tlsplug_aio *a)
         return 1;
     }
     if (fl == TLSPLUG_E_IO) {
-        fail_attach(a, &a->io_err);
+        fail_attach(a, tlsplug__err_lazy(&a->io_err));
         return 1;
     }
     if (rc == TLSPLUG_OK) {
@@ -352,7 +352,7 @@ static int step_attach(tlsplug_aio *a)
         if (fr == TLSPLUG_OK)
             return 1;
         if (fr == TLSPLUG_E_IO) {
-            fail_attach(a, &a->io_err);
+            fail_attach(a, tlsplug__err_lazy(&a->io_err));
             return 1;
         }
         return 0;
@@ -377,7 +377,7 @@ static int step_secure_read(tlsplug_aio *a)
         return 1;
     }
     if (fl == TLSPLUG_E_IO) {
-        complete_read(a, &a->io_err, 0);
+        complete_read(a, tlsplug__err_lazy(&a->io_err), 0);
         return 1;
     }
     /* WANT_WRITE too: a read must not wait behind a write the peer is not
@@ -387,7 +387,7 @@ static int step_secure_read(tlsplug_aio *a)
         if (fr == TLSPLUG_OK)
             return 1;
         if (fr == TLSPLUG_E_IO) {
-            complete_read(a, &a->io_err, 0);
+            complete_read(a, tlsplug__err_lazy(&a->io_err), 0);
             return 1;
         }
     }
@@ -422,7 +422,7 @@ static int step_secure_write(tlsplug_aio *a)
     if (a->wr.shutdown && !a->close_sent) {
         int rc = queue_close_notify(a);
         if (rc == TLSPLUG_E_IO) {
-            complete_write(a, &a->io_err);
+            complete_write(a, tlsplug__err_lazy(&a->io_err));
             return 1;
         }
         if (rc < 0) {
@@ -435,7 +435,7 @@ static int step_secure_write(tlsplug_aio *a)
     for (;;) {
         int fl = flush(a);
         if (fl == TLSPLUG_E_IO) {
-            complete_write(a, &a->io_err);
+            complete_write(a, tlsplug__err_lazy(&a->io_err));
             return 1;
         }
         if (a->wr.done == a->wr.len) {
@@ -493,7 +493,7 @@ static int step_detach(tlsplug_aio *a)
     }
     int fl = flush(a);
     if (fl == TLSPLUG_E_IO) {
-        finish_detach(a, &a->io_err);
+        finish_detach(a, tlsplug__err_lazy(&a->io_err));
         return 1;
     }
     if (!a->detach_sent)
@@ -539,7 +539,7 @@ static int step_detach(tlsplug_aio *a)
                 continue;
             }
             if (fr == TLSPLUG_E_IO) {
-                finish_detach(a, &a->io_err);
+                finish_detach(a, tlsplug__err_lazy(&a->io_err));
                 return 1;
             }
         }
@@ -701,6 +701,8 @@ static void destroy(tlsplug_aio *a)
         tlsplug_ctx_free(a->attach_opts.ctx);
     tlsplug__free(a->attach_opts_name);
     tlsplug__free(a->attach_initial);
+    tlsplug__free(a->attach_err);
+    tlsplug__free(a->io_err);
     tlsplug__free(a);
 }
 
@@ -1012,10 +1014,11 @@ int tlsplug__aio_begin_attach(tlsplug_aio *a, const tlsplug_attach_options *o)
     return TLSPLUG_OK;
 fail:
     if (err) {
-        a->attach_err = *err;
+        *tlsplug__err_lazy(&a->attach_err) = *err;
         tlsplug_error_free(err);
     } else {
-        tlsplug__err_set(&a->attach_err, rc, 0, "attach failed: %s", tlsplug_error_name(rc));
+        tlsplug__err_set(tlsplug__err_lazy(&a->attach_err), rc, 0, "attach failed: %s",
+                         tlsplug_error_name(rc));
     }
     drop_tls(a);
     return rc;
@@ -1051,9 +1054,9 @@ int tlsplug_aio_attach(tlsplug_aio *a, const tlsplug_attach_options *opts, tlspl
 }
 
 /* The last synchronous attach failure, for callers that want its message. */
-const tlsplug_error *tlsplug__aio_attach_error(const tlsplug_aio *a)
+const tlsplug_error *tlsplug__aio_attach_error(tlsplug_aio *a)
 {
-    return &a->attach_err;
+    return tlsplug__err_lazy(&a->attach_err);
 }
 
 int tlsplug_aio_detach(tlsplug_aio *a, uint32_t timeout_ms, tlsplug_aio_cb cb, void *arg)

@@ -65,8 +65,8 @@ struct tlsplug_aio {
     tlsplug_attach_options attach_opts; /* copy for connect's attach      */
     char *attach_opts_name;
     uint8_t *attach_initial;
-    struct tlsplug_error attach_err;
-    struct tlsplug_error io_err;
+    struct tlsplug_error *attach_err; /* allocated at failure: tlsplug__err_lazy */
+    struct tlsplug_error *io_err;
     int detach_sent, detach_peer_closed, close_sent;
     int close_requested, close_cb_set;
     tlsplug_aio_cb close_cb;
@@ -101,6 +101,6 @@ void tlsplug__aio_dispatch(tlsplug_aio *a);
 int tlsplug__aio_begin_attach(tlsplug_aio *a, const tlsplug_attach_options *o);
 void tlsplug__aio_fail_connect(tlsplug_aio *a, const struct tlsplug_error *e);
 void tlsplug__aio_finish_close(tlsplug_aio *a, int abort_conn);
-const tlsplug_error *tlsplug__aio_attach_error(const tlsplug_aio *a);
+const tlsplug_error *tlsplug__aio_attach_error(tlsplug_aio *a);
 
 #endif

@@ -41,10 +41,17 @@ struct tlsplug_conn {
      * read after the receive buffer, never copied into it. */
     const uint8_t *lend_p;
     size_t lend_len, lend_taken;
-    struct tlsplug_error err;
+    /* Allocated at the first error (err_rec); if that fails the class
+     * still stays right in failed. */
+    struct tlsplug_error *err;
     char *session_name;  /* client store key; NULL: no resumption  */
     void *data;
 };
+
+static struct tlsplug_error *err_rec(tlsplug_conn *c)
+{
+    return tlsplug__err_lazy(&c->err);
+}
 
 /* ---- buffers ------------------------------------------------------------ */
 
@@ -217,6 +224,7 @@ void tlsplug_conn_free(tlsplug_conn *c)
     tlsplug__free(c->in.p);
     tlsplug__free(c->out.p);
     tlsplug__free(c->session_name);
+    tlsplug__free(c->err);
     tlsplug_ctx *ctx = c->ctx;
     tlsplug__free(c);
     tlsplug_ctx_free(ctx);
@@ -270,7 +278,7 @@ void *tlsplug_conn_recv_buf(tlsplug_conn *c, size_t *avail)
     if (buf_reserve(&c->in)) {
         /* No room must not read as "full": the next step reports it. */
         if (!c->failed)
-            c->failed = tlsplug__err_set(&c->err, TLSPLUG_E_NO_MEMORY, 0,
+            c->failed = tlsplug__err_set(err_rec(c), TLSPLUG_E_NO_MEMORY, 0,
                                          "out of memory for the receive buffer");
         return NULL;
     }
@@ -356,7 +364,7 @@ size_t tlsplug_conn_drain(tlsplug_conn *c, void *out, size_t cap)
 
 struct tlsplug_error *tlsplug__conn_err(tlsplug_conn *c)
 {
-    return &c->err;
+    return err_rec(c);
 }
 
 const tlsplug_config *tlsplug__conn_config(const tlsplug_conn *c)
@@ -431,11 +439,11 @@ int tlsplug__verify(tlsplug_conn *c, int verdict, const uint8_t *const *der,
     if (final != TLSPLUG_OK) {
         c->verify_verdict = final;
         if (by_user)
-            tlsplug__err_set(&c->err, final, 0, "the verify callback rejected the peer "
+            tlsplug__err_set(err_rec(c), final, 0, "the verify callback rejected the peer "
                                                 "certificate (%s)",
                              tlsplug_error_name(final));
         else
-            tlsplug__err_set(&c->err, final, 0, "peer certificate verification failed: %s",
+            tlsplug__err_set(err_rec(c), final, 0, "peer certificate verification failed: %s",
                              tlsplug_error_name(final));
     }
     return final;
@@ -471,9 +479,9 @@ void tlsplug__keylog_secret(tlsplug_conn *c, const char *label, const uint8_t *c
 
 int tlsplug__peer_alert(tlsplug_conn *c, int alert, long code)
 {
-    tlsplug__err_set(&c->err, TLSPLUG_E_PEER_ALERT, code, "peer sent fatal alert %d (%s)", alert,
+    tlsplug__err_set(err_rec(c), TLSPLUG_E_PEER_ALERT, code, "peer sent fatal alert %d (%s)", alert,
                      tlsplug__alert_name(alert));
-    c->err.alert = alert;
+    err_rec(c)->alert = alert;
     return TLSPLUG_E_PEER_ALERT;
 }
 
@@ -489,7 +497,7 @@ static int normalise(tlsplug_conn *c, int rc)
     if (c->oom) {
         c->oom = 0;
         if (rc != TLSPLUG_OK && rc != TLSPLUG_E_CLOSED) {
-            c->failed = tlsplug__err_set(&c->err, TLSPLUG_E_NO_MEMORY, 0,
+            c->failed = tlsplug__err_set(err_rec(c), TLSPLUG_E_NO_MEMORY, 0,
                                          "out of memory for the send buffer");
             return c->failed;
         }
@@ -498,32 +506,32 @@ static int normalise(tlsplug_conn *c, int rc)
         return rc;
     if (rc == TLSPLUG_E_CLOSED) {
         c->closed = 1;
-        if (c->err.cls != TLSPLUG_E_CLOSED)
-            tlsplug__err_set(&c->err, TLSPLUG_E_CLOSED, 0, "the peer closed TLS (close_notify)");
+        if (err_rec(c)->cls != TLSPLUG_E_CLOSED)
+            tlsplug__err_set(err_rec(c), TLSPLUG_E_CLOSED, 0, "the peer closed TLS (close_notify)");
         return rc;
     }
     if (c->rec.bad == TLSPLUG_E_NOT_TLS) {
-        tlsplug__err_set(&c->err, TLSPLUG_E_NOT_TLS, c->err.code,
+        tlsplug__err_set(err_rec(c), TLSPLUG_E_NOT_TLS, err_rec(c)->code,
                          "the peer does not speak TLS (first bytes are not a TLS record)");
     } else if (c->rec.bad == TLSPLUG_E_PROTOCOL) {
-        tlsplug__err_set(&c->err, TLSPLUG_E_PROTOCOL, c->err.code,
+        tlsplug__err_set(err_rec(c), TLSPLUG_E_PROTOCOL, err_rec(c)->code,
                          "malformed TLS record from the peer");
     } else if (c->verify_verdict) {
         rc = c->verify_verdict;
-        if (c->err.cls != rc)
-            tlsplug__err_set(&c->err, rc, c->err.code, "peer certificate verification failed: %s",
+        if (err_rec(c)->cls != rc)
+            tlsplug__err_set(err_rec(c), rc, err_rec(c)->code, "peer certificate verification failed: %s",
                              tlsplug_error_name(rc));
     } else if (c->in_eof && c->in.len == 0 && c->lend_len == c->lend_taken &&
                rc != TLSPLUG_E_PEER_ALERT &&
                rc != TLSPLUG_E_NO_MEMORY) {
-        tlsplug__err_set(&c->err, TLSPLUG_E_TRUNCATED, c->err.code,
+        tlsplug__err_set(err_rec(c), TLSPLUG_E_TRUNCATED, err_rec(c)->code,
                          c->established ? "the peer closed the connection without close_notify"
                                         : "the peer closed the connection during the handshake");
-    } else if (c->err.cls != rc) {
+    } else if (err_rec(c)->cls != rc) {
         /* a backend that forgot to fill the record still gives a message */
-        tlsplug__err_set(&c->err, rc, 0, "%s: %s", c->be->name, tlsplug_error_name(rc));
+        tlsplug__err_set(err_rec(c), rc, 0, "%s: %s", c->be->name, tlsplug_error_name(rc));
     }
-    c->failed = c->err.cls;
+    c->failed = err_rec(c)->cls;
     return c->failed;
 }
 
@@ -536,7 +544,7 @@ static int handshake_step(tlsplug_conn *c)
     int rc = normalise(c, c->be->handshake(c->bs));
     if (rc == TLSPLUG_E_CLOSED) {
         /* close_notify during the handshake is an aborted handshake */
-        c->failed = tlsplug__err_set(&c->err, TLSPLUG_E_TRUNCATED, 0,
+        c->failed = tlsplug__err_set(err_rec(c), TLSPLUG_E_TRUNCATED, 0,
                                      "the peer closed TLS during the handshake");
         return c->failed;
     }
@@ -597,7 +605,7 @@ static int write_step(tlsplug_conn *c, const void *buf, size_t len, size_t *n)
     if (c->failed)
         return c->failed;
     if (c->shutdown_queued)
-        return tlsplug__err_set(&c->err, TLSPLUG_E_INVALID_ARGUMENT, 0,
+        return tlsplug__err_set(err_rec(c), TLSPLUG_E_INVALID_ARGUMENT, 0,
                                 "write after shutdown");
     if (!c->established) {
         int hs = handshake_step(c);
@@ -627,7 +635,7 @@ static int shutdown_step(tlsplug_conn *c)
     if (c->failed)
         return c->failed;
     if (!c->established)
-        return tlsplug__err_set(&c->err, TLSPLUG_E_INVALID_ARGUMENT, 0,
+        return tlsplug__err_set(err_rec(c), TLSPLUG_E_INVALID_ARGUMENT, 0,
                                 "shutdown before the handshake completed");
     if (c->shutdown_queued)
         return TLSPLUG_OK;
@@ -696,7 +704,15 @@ void tlsplug_conn_idle(tlsplug_conn *c)
 
 const tlsplug_error *tlsplug_conn_error(const tlsplug_conn *c)
 {
-    return c && (c->failed || c->closed) ? &c->err : NULL;
+    if (!c || !(c->failed || c->closed))
+        return NULL;
+    if (c->err)
+        return c->err;
+    static _Thread_local struct tlsplug_error lost;
+    int cls = c->failed ? c->failed : TLSPLUG_E_CLOSED;
+    tlsplug__err_set(&lost, cls, 0, "%s (no memory was left for the message)",
+                     tlsplug_error_name(cls));
+    return &lost;
 }
 
 int tlsplug__conn_failed(const tlsplug_conn *c)

@@ -66,6 +66,14 @@ int tlsplug__err_set(struct tlsplug_error *e, int cls, long code, const char *fm
     return cls;
 }
 
+struct tlsplug_error *tlsplug__err_lazy(struct tlsplug_error **slot)
+{
+    static _Thread_local struct tlsplug_error scratch;
+    if (!*slot && !(*slot = tlsplug__calloc(1, sizeof **slot)))
+        return &scratch;
+    return *slot;
+}
+
 void tlsplug__err_out(tlsplug_error **out, const struct tlsplug_error *e)
 {
     if (out)

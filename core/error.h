@@ -16,6 +16,11 @@ struct tlsplug_error {
 int tlsplug__err_set(struct tlsplug_error *e, int cls, long code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 int tlsplug__err_vset(struct tlsplug_error *e, int cls, long code, const char *fmt, va_list ap);
+/* The record behind *slot, allocated on first use: most connections never
+ * fail, and an embedded record is 280 bytes.  If that allocation fails a
+ * per-thread scratch record stands in (its message may then be overwritten
+ * by another failure on the same thread). */
+struct tlsplug_error *tlsplug__err_lazy(struct tlsplug_error **slot);
 /* Hand a copy out through an optional tlsplug_error ** parameter. */
 void tlsplug__err_out(tlsplug_error **out, const struct tlsplug_error *e);
 /* A one-off error for an out parameter, without a record at hand. */

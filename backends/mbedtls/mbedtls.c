@@ -62,7 +62,8 @@ typedef struct mbed_sess {
     unsigned char ip[16];
     size_t ip_len;
     int name_switched;
-    char server_name[MBEDTLS_SSL_MAX_HOST_NAME_LEN + 1]; /* server: SNI received */
+    char *server_name; /* server: SNI received (allocated: most are short) */
+    int sni_oom;       /* it could not be: mbedTLS reports a bad ClientHello */
     /* Captured while the handshake structure exists. */
     unsigned char client_random[32];
     int have_random;
@@ -189,6 +190,8 @@ static int step_error(mbed_sess *s, int ret, const char *what, int fallback)
         cls = TLSPLUG_E_NO_ALPN;
     else if (s->sent_alert == MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION)
         cls = TLSPLUG_E_PROTOCOL_VERSION;
+    if (s->sni_oom)
+        cls = TLSPLUG_E_NO_MEMORY;
     tlsplug__mbed_err(err, cls, ret, what);
     if (cls == TLSPLUG_E_NO_ALPN)
         tlsplug__err_set(err, cls, ret,
@@ -501,8 +504,13 @@ static int sni_cb(void *arg, mbedtls_ssl_context *ssl, const unsigned char *name
     size_t k = len < sizeof host - 1 ? len : sizeof host - 1;
     memcpy(host, name, k);
     host[k] = '\0';
-    if (s)
-        memcpy(s->server_name, host, k + 1);
+    if (s) {
+        tlsplug__free(s->server_name);
+        if (!(s->server_name = tlsplug__strdup(host))) {
+            s->sni_oom = 1;
+            return MBEDTLS_ERR_SSL_ALLOC_FAILED;
+        }
+    }
     /* A name with a NUL in it matches nothing. */
     int pick = bc->cfg && k == len && strlen(host) == len ? tlsplug__sni_cert_pick(bc->cfg, host)
                                                           : -1;
@@ -535,6 +543,7 @@ static void mb_sess_free(void *bsess)
     /* a shallow copy: what it points to belongs to the context */
     tlsplug__free(s->conf_copy);
     tlsplug__free(s->sni);
+    tlsplug__free(s->server_name);
     tlsplug__free(s->check_name);
     tlsplug__free(s);
 }
