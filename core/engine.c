@@ -682,6 +682,12 @@ size_t tlsplug__conn_unconsumed(const tlsplug_conn *c)
     return c->in.len;
 }
 
+void tlsplug__conn_trim(tlsplug_conn *c)
+{
+    buf_release_if_empty(&c->in);
+    buf_release_if_empty(&c->out);
+}
+
 void tlsplug__conn_idle(tlsplug_conn *c)
 {
     buf_release_if_empty(&c->in);

@@ -57,6 +57,9 @@ int tlsplug__is_ip_literal(const char *name);
  * release its own even before the first read (tlsplug_conn_idle is the
  * public, always-safe form). */
 void tlsplug__conn_idle(tlsplug_conn *conn);
+/* Gives back core's empty buffers only: cheap enough for every pause (a
+ * library's own release is not, see tlsplug_aio's idle timer). */
+void tlsplug__conn_trim(tlsplug_conn *conn);
 /* The sticky failure class, 0 if none (a clean close is not a failure). */
 int tlsplug__conn_failed(const tlsplug_conn *conn);
 /* 1 if the engine holds ciphertext it has not handed to the library. */

@@ -410,7 +410,9 @@ TLSPLUG_API size_t tlsplug_conn_pending(const tlsplug_conn *conn);
  * can release them (OpenSSL SSL_free_buffers).  Call it when a read returned
  * TLSPLUG_WANT_READ and the send buffer is drained; calling it at any other
  * time is harmless (what is in use stays).  The next call that needs a
- * buffer allocates it again.  tlsplug_aio does this by itself. */
+ * buffer allocates it again.  tlsplug_aio does this by itself once a
+ * connection has been quiet for 1 to 2 seconds (at every pause it would cost
+ * more than a small message's TLS work). */
 TLSPLUG_API void tlsplug_conn_idle(tlsplug_conn *conn);
 /* After tlsplug_conn_read returned TLSPLUG_E_CLOSED: bytes the peer sent
  * after its close_notify, not part of TLS (the first plain bytes).  Owned by
