@@ -378,10 +378,10 @@ int tlsplug__io_recv(tlsplug_conn *c, void *buf, size_t len, size_t *n)
     if (c->rec.bad)
         return c->rec.bad;
     int lent = c->in.len == 0;
-    const uint8_t *src = lent ? c->lend_p + c->lend_taken : c->in.p + c->in.off;
     size_t have = lent ? c->lend_len - c->lend_taken : c->in.len;
-    if (have == 0)
+    if (have == 0) /* before any pointer arithmetic: lend_p may be NULL */
         return c->in_eof ? TLSPLUG_E_CLOSED : TLSPLUG_WANT_READ;
+    const uint8_t *src = lent ? c->lend_p + c->lend_taken : c->in.p + c->in.off;
     size_t k = tlsplug__rec_allow(&c->rec, src, have);
     if (c->rec.bad)
         return c->rec.bad;
