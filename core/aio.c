@@ -140,22 +140,26 @@ static int flush(tlsplug_aio *a)
             a->want_write = 1;
             return TLSPLUG_WANT_WRITE;
         }
-        *tlsplug__err_lazy(&a->io_err) = errno_err("send", n < 0 ? errno : EPIPE);
+        struct tlsplug_error e = errno_err("send", n < 0 ? errno : EPIPE); /* errno first */
+        *tlsplug__err_lazy(&a->io_err) = e;
         return TLSPLUG_E_IO;
     }
 }
 
 /* Reads ciphertext into the engine.  TLSPLUG_OK when bytes (or EOF) were
- * handed over, TLSPLUG_WANT_READ when the socket is empty, TLSPLUG_E_IO. */
+ * handed over, TLSPLUG_WANT_READ when the socket is empty, TLSPLUG_WANT_WRITE
+ * when the receive buffer is full, TLSPLUG_E_CLOSED after end of file,
+ * TLSPLUG_E_IO. */
 static int fill(tlsplug_aio *a)
 {
     size_t avail;
     void *dst = tlsplug_conn_recv_buf(a->conn, &avail);
     if (!dst && tlsplug__conn_failed(a->conn))
         return TLSPLUG_OK; /* no buffer (out of memory): the next step reports it */
-    if (!dst)
+    if (!dst) /* at end of file, or the receive buffer is full: calling again
+               * changes nothing until the library takes some (no progress) */
         return avail == 0 && tlsplug__conn_unconsumed(a->conn) == 0 ? TLSPLUG_E_CLOSED
-                                                                     : TLSPLUG_OK;
+                                                                     : TLSPLUG_WANT_WRITE;
     for (;;) {
         ssize_t n = recv(a->fd, dst, avail, 0);
         if (n > 0) {
@@ -172,7 +176,8 @@ static int fill(tlsplug_aio *a)
             a->want_read = 1;
             return TLSPLUG_WANT_READ;
         }
-        *tlsplug__err_lazy(&a->io_err) = errno_err("recv", errno);
+        struct tlsplug_error e = errno_err("recv", errno); /* errno first */
+        *tlsplug__err_lazy(&a->io_err) = e;
         return TLSPLUG_E_IO;
     }
 }
@@ -308,7 +313,7 @@ static int step_connect(tlsplug_aio *a)
     if (a->connect_attach) {
         int rc = tlsplug__aio_begin_attach(a, &a->attach_opts);
         if (rc) {
-            tlsplug__aio_fail_connect(a, tlsplug__err_lazy(&a->attach_err));
+            tlsplug__aio_fail_connect(a, tlsplug__err_peek(&a->attach_err));
             return 1;
         }
         /* the connect operation continues as the attach */
@@ -339,7 +344,7 @@ static int step_attach(tlsplug_aio *a)
         return 1;
     }
     if (fl == TLSPLUG_E_IO) {
-        fail_attach(a, tlsplug__err_lazy(&a->io_err));
+        fail_attach(a, tlsplug__err_peek(&a->io_err));
         return 1;
     }
     if (rc == TLSPLUG_OK) {
@@ -352,7 +357,7 @@ static int step_attach(tlsplug_aio *a)
         if (fr == TLSPLUG_OK)
             return 1;
         if (fr == TLSPLUG_E_IO) {
-            fail_attach(a, tlsplug__err_lazy(&a->io_err));
+            fail_attach(a, tlsplug__err_peek(&a->io_err));
             return 1;
         }
         return 0;
@@ -377,7 +382,7 @@ static int step_secure_read(tlsplug_aio *a)
         return 1;
     }
     if (fl == TLSPLUG_E_IO) {
-        complete_read(a, tlsplug__err_lazy(&a->io_err), 0);
+        complete_read(a, tlsplug__err_peek(&a->io_err), 0);
         return 1;
     }
     /* WANT_WRITE too: a read must not wait behind a write the peer is not
@@ -387,7 +392,7 @@ static int step_secure_read(tlsplug_aio *a)
         if (fr == TLSPLUG_OK)
             return 1;
         if (fr == TLSPLUG_E_IO) {
-            complete_read(a, tlsplug__err_lazy(&a->io_err), 0);
+            complete_read(a, tlsplug__err_peek(&a->io_err), 0);
             return 1;
         }
     }
@@ -422,7 +427,7 @@ static int step_secure_write(tlsplug_aio *a)
     if (a->wr.shutdown && !a->close_sent) {
         int rc = queue_close_notify(a);
         if (rc == TLSPLUG_E_IO) {
-            complete_write(a, tlsplug__err_lazy(&a->io_err));
+            complete_write(a, tlsplug__err_peek(&a->io_err));
             return 1;
         }
         if (rc < 0) {
@@ -435,7 +440,7 @@ static int step_secure_write(tlsplug_aio *a)
     for (;;) {
         int fl = flush(a);
         if (fl == TLSPLUG_E_IO) {
-            complete_write(a, tlsplug__err_lazy(&a->io_err));
+            complete_write(a, tlsplug__err_peek(&a->io_err));
             return 1;
         }
         if (a->wr.done == a->wr.len) {
@@ -493,7 +498,7 @@ static int step_detach(tlsplug_aio *a)
     }
     int fl = flush(a);
     if (fl == TLSPLUG_E_IO) {
-        finish_detach(a, tlsplug__err_lazy(&a->io_err));
+        finish_detach(a, tlsplug__err_peek(&a->io_err));
         return 1;
     }
     if (!a->detach_sent)
@@ -539,7 +544,7 @@ static int step_detach(tlsplug_aio *a)
                 continue;
             }
             if (fr == TLSPLUG_E_IO) {
-                finish_detach(a, tlsplug__err_lazy(&a->io_err));
+                finish_detach(a, tlsplug__err_peek(&a->io_err));
                 return 1;
             }
         }
@@ -725,9 +730,7 @@ void tlsplug__aio_dispatch(tlsplug_aio *a)
             struct tlsplug_error spare;
             const tlsplug_error *e = c.err;
             if (c.has_err && !e) {
-                spare = (struct tlsplug_error){c.cls, c.code, c.alert, ""};
-                snprintf(spare.msg, sizeof spare.msg, "%s (no memory left for the message)",
-                         tlsplug_error_name(c.cls));
+                tlsplug__err_lost(&spare, c.cls, c.code, c.alert);
                 e = &spare;
             }
             switch (c.kind) {
@@ -1059,9 +1062,9 @@ int tlsplug_aio_attach(tlsplug_aio *a, const tlsplug_attach_options *opts, tlspl
 }
 
 /* The last synchronous attach failure, for callers that want its message. */
-const tlsplug_error *tlsplug__aio_attach_error(tlsplug_aio *a)
+const tlsplug_error *tlsplug__aio_attach_error(const tlsplug_aio *a)
 {
-    return tlsplug__err_lazy(&a->attach_err);
+    return tlsplug__err_peek(&a->attach_err);
 }
 
 int tlsplug_aio_detach(tlsplug_aio *a, uint32_t timeout_ms, tlsplug_aio_cb cb, void *arg)

@@ -101,6 +101,6 @@ void tlsplug__aio_dispatch(tlsplug_aio *a);
 int tlsplug__aio_begin_attach(tlsplug_aio *a, const tlsplug_attach_options *o);
 void tlsplug__aio_fail_connect(tlsplug_aio *a, const struct tlsplug_error *e);
 void tlsplug__aio_finish_close(tlsplug_aio *a, int abort_conn);
-const tlsplug_error *tlsplug__aio_attach_error(tlsplug_aio *a);
+const tlsplug_error *tlsplug__aio_attach_error(const tlsplug_aio *a);
 
 #endif

@@ -27,6 +27,9 @@ int tlsplug_set_allocator(void *(*malloc_fn)(size_t), void *(*realloc_fn)(void *
      * the same functions; one that has allocated already keeps its own,
      * consistently, so a refusal is not an error here. */
     (void)tlsplug__backends_set_allocator(malloc_fn, realloc_fn, free_fn);
+    /* Those libraries may allocate through it from now on without tlsplug
+     * seeing it: a second call would free their blocks with another free. */
+    atomic_store(&allocated_once, 1);
     return TLSPLUG_OK;
 }
 

@@ -117,6 +117,10 @@ int tlsplug__io_recv(tlsplug_conn *conn, void *buf, size_t len, size_t *n);
 /* Ciphertext core holds that tlsplug__io_recv would hand out (for libraries
  * that report "again" after a post-handshake message with records left). */
 size_t tlsplug__io_buffered(const tlsplug_conn *conn);
+/* A backend could not allocate what (a static string, e.g. "the first
+ * record") inside a library callback: the step that fails next reports
+ * out-of-memory, whatever the library made of the failed callback. */
+void tlsplug__io_oom(tlsplug_conn *conn, const char *what);
 /* Transport: ciphertext to the peer.  TLSPLUG_OK with 0 < *n <= len, or
  * TLSPLUG_WANT_WRITE when the send buffer is full. */
 int tlsplug__io_send(tlsplug_conn *conn, const void *buf, size_t len, size_t *n);
@@ -139,6 +143,9 @@ void tlsplug__keylog_secret(tlsplug_conn *conn, const char *label, const uint8_t
 
 /* Set the error record for a fatal alert received from the peer. */
 int tlsplug__peer_alert(tlsplug_conn *conn, int alert, long code);
+/* 1 if name is an IPv4 or IPv6 literal (then it is matched against IP SANs,
+ * and never sent as SNI). */
+int tlsplug__is_ip_literal(const char *name);
 /* The alert to send when refusing a peer certificate with class cls, the same
  * on every backend (version: the negotiated TLSPLUG_TLS1_x). */
 int tlsplug__cert_alert(int cls, int version);

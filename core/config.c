@@ -874,3 +874,23 @@ tlsplug_config *tlsplug__config_dup(const tlsplug_config *cfg)
     }
     return d;
 }
+
+int tlsplug__alpn_pick(const tlsplug_config *cfg, const uint8_t *in, size_t inlen,
+                       const uint8_t **out, uint8_t *outlen)
+{
+    const uint8_t *ours = cfg->alpn_wire.data;
+    for (size_t i = 0; i < cfg->alpn_wire.len; i += 1 + (size_t)ours[i]) {
+        for (size_t j = 0; j < inlen;) {
+            size_t len = in[j];
+            if (len == 0 || j + 1 + len > inlen)
+                break; /* malformed from here on */
+            if (len == ours[i] && memcmp(in + j + 1, ours + i + 1, len) == 0) {
+                *out = ours + i + 1;
+                *outlen = ours[i];
+                return 0;
+            }
+            j += 1 + len;
+        }
+    }
+    return -1;
+}

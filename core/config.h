@@ -66,6 +66,11 @@ struct tlsplug_config {
 /* Server: which certificate serves this SNI name: an index into
  * cfg->sni_certs, or -1 for the default one (also for a NULL name). */
 int tlsplug__sni_cert_pick(const tlsplug_config *cfg, const char *sni);
+/* The server's ALPN choice: its own order first, among the client's list in
+ * wire form (in, inlen).  0 with *out pointing into cfg (valid as long as
+ * cfg), or -1 when nothing is in common or the client's list is malformed. */
+int tlsplug__alpn_pick(const tlsplug_config *cfg, const uint8_t *in, size_t inlen,
+                       const uint8_t **out, uint8_t *outlen);
 
 /* Deep copy; NULL on OOM. */
 tlsplug_config *tlsplug__config_dup(const tlsplug_config *cfg);

@@ -30,7 +30,7 @@ struct tlsplug_conn {
     int established;
     int shutdown_queued;
     int verify_verdict;  /* class from tlsplug__verify, 0 if ok    */
-    int oom;             /* the send buffer could not be allocated */
+    const char *oom;     /* what could not be allocated (tlsplug__io_oom), or NULL */
     /* The backend's read said WANT_READ and nothing it could use has changed
      * since (no ciphertext arrived or was consumed, nothing was sent): the
      * next read would say the same, so it is not asked again.  An event loop
@@ -272,9 +272,11 @@ void *tlsplug_conn_recv_buf(tlsplug_conn *c, size_t *avail)
     if (!avail)
         avail = &dummy;
     *avail = 0;
-    if (!c || c->in_eof)
+    if (!c)
         return NULL;
     end_loan(c); /* bytes written here come after the loan's: not to be read first */
+    if (c->in_eof)
+        return NULL;
     if (buf_reserve(&c->in)) {
         /* No room must not read as "full": the next step reports it. */
         if (!c->failed)
@@ -302,6 +304,8 @@ void tlsplug_conn_recv_ack(tlsplug_conn *c, size_t n)
 size_t tlsplug_conn_feed(tlsplug_conn *c, const void *data, size_t len)
 {
     size_t done = 0;
+    if (c)
+        end_loan(c);
     if (!data)
         return 0;
     while (done < len) {
@@ -398,6 +402,11 @@ int tlsplug__io_recv(tlsplug_conn *c, void *buf, size_t len, size_t *n)
     return TLSPLUG_OK;
 }
 
+void tlsplug__io_oom(tlsplug_conn *c, const char *what)
+{
+    c->oom = what;
+}
+
 size_t tlsplug__io_buffered(const tlsplug_conn *c)
 {
     return c->rec.bad ? 0 : c->in.len + (c->lend_len - c->lend_taken);
@@ -407,7 +416,7 @@ int tlsplug__io_send(tlsplug_conn *c, const void *buf, size_t len, size_t *n)
 {
     *n = 0;
     if (buf_reserve(&c->out)) {
-        c->oom = 1;
+        tlsplug__io_oom(c, "the send buffer");
         return TLSPLUG_E_NO_MEMORY;
     }
     size_t space = buf_space(&c->out);
@@ -479,9 +488,10 @@ void tlsplug__keylog_secret(tlsplug_conn *c, const char *label, const uint8_t *c
 
 int tlsplug__peer_alert(tlsplug_conn *c, int alert, long code)
 {
-    tlsplug__err_set(err_rec(c), TLSPLUG_E_PEER_ALERT, code, "peer sent fatal alert %d (%s)", alert,
+    struct tlsplug_error *e = err_rec(c);
+    tlsplug__err_set(e, TLSPLUG_E_PEER_ALERT, code, "peer sent fatal alert %d (%s)", alert,
                      tlsplug__alert_name(alert));
-    err_rec(c)->alert = alert;
+    e->alert = alert;
     return TLSPLUG_E_PEER_ALERT;
 }
 
@@ -495,43 +505,45 @@ static int normalise(tlsplug_conn *c, int rc)
      * library made of its failed transport call (io-error, truncated, a
      * retry). */
     if (c->oom) {
-        c->oom = 0;
+        const char *what = c->oom;
+        c->oom = NULL;
         if (rc != TLSPLUG_OK && rc != TLSPLUG_E_CLOSED) {
             c->failed = tlsplug__err_set(err_rec(c), TLSPLUG_E_NO_MEMORY, 0,
-                                         "out of memory for the send buffer");
+                                         "out of memory for %s", what);
             return c->failed;
         }
     }
     if (rc >= 0 || rc == TLSPLUG_E_WOULD_BLOCK)
         return rc;
+    /* One fetch: if the record's allocation fails, a second err_rec could
+     * allocate a fresh, empty record and lose what was written to the first. */
+    struct tlsplug_error *e = err_rec(c);
     if (rc == TLSPLUG_E_CLOSED) {
         c->closed = 1;
-        if (err_rec(c)->cls != TLSPLUG_E_CLOSED)
-            tlsplug__err_set(err_rec(c), TLSPLUG_E_CLOSED, 0, "the peer closed TLS (close_notify)");
+        if (e->cls != TLSPLUG_E_CLOSED)
+            tlsplug__err_set(e, TLSPLUG_E_CLOSED, 0, "the peer closed TLS (close_notify)");
         return rc;
     }
     if (c->rec.bad == TLSPLUG_E_NOT_TLS) {
-        tlsplug__err_set(err_rec(c), TLSPLUG_E_NOT_TLS, err_rec(c)->code,
+        tlsplug__err_set(e, TLSPLUG_E_NOT_TLS, e->code,
                          "the peer does not speak TLS (first bytes are not a TLS record)");
     } else if (c->rec.bad == TLSPLUG_E_PROTOCOL) {
-        tlsplug__err_set(err_rec(c), TLSPLUG_E_PROTOCOL, err_rec(c)->code,
-                         "malformed TLS record from the peer");
+        tlsplug__err_set(e, TLSPLUG_E_PROTOCOL, e->code, "malformed TLS record from the peer");
     } else if (c->verify_verdict) {
         rc = c->verify_verdict;
-        if (err_rec(c)->cls != rc)
-            tlsplug__err_set(err_rec(c), rc, err_rec(c)->code, "peer certificate verification failed: %s",
+        if (e->cls != rc)
+            tlsplug__err_set(e, rc, e->code, "peer certificate verification failed: %s",
                              tlsplug_error_name(rc));
     } else if (c->in_eof && c->in.len == 0 && c->lend_len == c->lend_taken &&
-               rc != TLSPLUG_E_PEER_ALERT &&
-               rc != TLSPLUG_E_NO_MEMORY) {
-        tlsplug__err_set(err_rec(c), TLSPLUG_E_TRUNCATED, err_rec(c)->code,
+               rc != TLSPLUG_E_PEER_ALERT && rc != TLSPLUG_E_NO_MEMORY) {
+        tlsplug__err_set(e, TLSPLUG_E_TRUNCATED, e->code,
                          c->established ? "the peer closed the connection without close_notify"
                                         : "the peer closed the connection during the handshake");
-    } else if (err_rec(c)->cls != rc) {
+    } else if (e->cls != rc) {
         /* a backend that forgot to fill the record still gives a message */
-        tlsplug__err_set(err_rec(c), rc, 0, "%s: %s", c->be->name, tlsplug_error_name(rc));
+        tlsplug__err_set(e, rc, 0, "%s: %s", c->be->name, tlsplug_error_name(rc));
     }
-    c->failed = err_rec(c)->cls;
+    c->failed = e->cls;
     return c->failed;
 }
 
@@ -582,8 +594,9 @@ static int read_step(tlsplug_conn *c, void *buf, size_t cap, size_t *n)
     int rc = normalise(c, c->be->read(c->bs, buf, cap, n));
     /* at end of file a read must go on to report it, however the library
      * answered this time (GnuTLS says "again" after a post-handshake message
-     * without looking at the transport) */
-    c->starved = rc == TLSPLUG_WANT_READ && !c->in_eof;
+     * without looking at the transport); nor while ciphertext is still
+     * buffered (a backend may stop early, mbedTLS after many empty records) */
+    c->starved = rc == TLSPLUG_WANT_READ && !c->in_eof && tlsplug__io_buffered(c) == 0;
     return rc;
 }
 
@@ -690,8 +703,7 @@ void tlsplug__conn_trim(tlsplug_conn *c)
 
 void tlsplug__conn_idle(tlsplug_conn *c)
 {
-    buf_release_if_empty(&c->in);
-    buf_release_if_empty(&c->out);
+    tlsplug__conn_trim(c);
     if (c->be->idle && c->established && !c->failed)
         c->be->idle(c->bs);
 }
@@ -700,12 +712,10 @@ void tlsplug_conn_idle(tlsplug_conn *c)
 {
     if (!c)
         return;
-    if (c->in.len == 0 && c->out.len == 0) {
+    if (c->in.len == 0 && c->out.len == 0)
         tlsplug__conn_idle(c);
-    } else { /* bytes in flight: the library's buffers may hold their rest */
-        buf_release_if_empty(&c->in);
-        buf_release_if_empty(&c->out);
-    }
+    else /* bytes in flight: the library's buffers may hold their rest */
+        tlsplug__conn_trim(c);
 }
 
 const tlsplug_error *tlsplug_conn_error(const tlsplug_conn *c)
@@ -715,9 +725,7 @@ const tlsplug_error *tlsplug_conn_error(const tlsplug_conn *c)
     if (c->err)
         return c->err;
     static _Thread_local struct tlsplug_error lost;
-    int cls = c->failed ? c->failed : TLSPLUG_E_CLOSED;
-    tlsplug__err_set(&lost, cls, 0, "%s (no memory was left for the message)",
-                     tlsplug_error_name(cls));
+    tlsplug__err_lost(&lost, c->failed ? c->failed : TLSPLUG_E_CLOSED, 0, -1);
     return &lost;
 }
 

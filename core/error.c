@@ -66,12 +66,27 @@ int tlsplug__err_set(struct tlsplug_error *e, int cls, long code, const char *fm
     return cls;
 }
 
+/* Stands in for a record whose allocation failed: its class and message are
+ * those of the last failure written through it on this thread. */
+static _Thread_local struct tlsplug_error scratch;
+
 struct tlsplug_error *tlsplug__err_lazy(struct tlsplug_error **slot)
 {
-    static _Thread_local struct tlsplug_error scratch;
     if (!*slot && !(*slot = tlsplug__calloc(1, sizeof **slot)))
         return &scratch;
     return *slot;
+}
+
+const struct tlsplug_error *tlsplug__err_peek(struct tlsplug_error *const *slot)
+{
+    return *slot ? *slot : &scratch;
+}
+
+void tlsplug__err_lost(struct tlsplug_error *e, int cls, long code, int alert)
+{
+    tlsplug__err_set(e, cls, code, "%s (no memory was left for the message)",
+                     tlsplug_error_name(cls));
+    e->alert = alert;
 }
 
 void tlsplug__err_out(tlsplug_error **out, const struct tlsplug_error *e)

@@ -50,7 +50,6 @@ void tlsplug__ctx_session_put(tlsplug_ctx *ctx, const char *name, uint8_t *data,
 
 /* 0 if name is a usable server name or IP literal, else fills why. */
 int tlsplug__check_server_name(const char *name, char *why, size_t whylen);
-int tlsplug__is_ip_literal(const char *name);
 
 /* Engine internals used by aio. */
 /* No operation pending: drops the empty buffers and lets the backend

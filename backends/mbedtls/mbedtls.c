@@ -63,7 +63,6 @@ typedef struct mbed_sess {
     size_t ip_len;
     int name_switched;
     char *server_name; /* server: SNI received (allocated: most are short) */
-    int sni_oom;       /* it could not be: mbedTLS reports a bad ClientHello */
     /* Captured while the handshake structure exists. */
     unsigned char client_random[32];
     int have_random;
@@ -190,8 +189,6 @@ static int step_error(mbed_sess *s, int ret, const char *what, int fallback)
         cls = TLSPLUG_E_NO_ALPN;
     else if (s->sent_alert == MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION)
         cls = TLSPLUG_E_PROTOCOL_VERSION;
-    if (s->sni_oom)
-        cls = TLSPLUG_E_NO_MEMORY;
     tlsplug__mbed_err(err, cls, ret, what);
     if (cls == TLSPLUG_E_NO_ALPN)
         tlsplug__err_set(err, cls, ret,
@@ -507,7 +504,7 @@ static int sni_cb(void *arg, mbedtls_ssl_context *ssl, const unsigned char *name
     if (s) {
         tlsplug__free(s->server_name);
         if (!(s->server_name = tlsplug__strdup(host))) {
-            s->sni_oom = 1;
+            tlsplug__io_oom(s->conn, "the server name"); /* mbedTLS says bad ClientHello */
             return MBEDTLS_ERR_SSL_ALLOC_FAILED;
         }
     }

@@ -347,23 +347,9 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
                        const unsigned char *in, unsigned int inlen, void *arg)
 {
     (void)ssl;
-    const tlsplug_config *cfg = arg;
-    for (size_t i = 0; i < cfg->n_alpn; i++) {
-        size_t want = strlen(cfg->alpn[i]);
-        for (unsigned int off = 0; off < inlen;) {
-            unsigned int len = in[off];
-            if (len == 0 || off + 1 + len > inlen)
-                break;
-            if (len == want && memcmp(in + off + 1, cfg->alpn[i], want) == 0) {
-                *out = in + off + 1;
-                *outlen = (unsigned char)len;
-                return SSL_TLSEXT_ERR_OK;
-            }
-            off += 1 + len;
-        }
-    }
-    /* libssl turns this into the no_application_protocol alert. */
-    return SSL_TLSEXT_ERR_ALERT_FATAL;
+    /* no overlap: libssl turns ALERT_FATAL into no_application_protocol */
+    return tlsplug__alpn_pick(arg, in, inlen, out, outlen) == 0 ? SSL_TLSEXT_ERR_OK
+                                                                 : SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
 /* A BOTH context holds the client mode; sess_setup gives server sessions

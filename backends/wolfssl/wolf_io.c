@@ -120,13 +120,22 @@ static void track_records(struct wsess *s, const uint8_t *p, size_t n)
     }
 }
 
+/* The first record could not be held back: the ClientHello policy cannot
+ * run, so the handshake must not go on without it (prefetch fails it). */
+static int first_oom(struct wsess *s)
+{
+    tlsplug__io_oom(s->conn, "the first record");
+    s->hello_state = 3;
+    return WOLFSSL_CBIO_ERR_GENERAL;
+}
+
 /* Collect the server's first record; 0 once it is whole (or not a hello). */
 static int collect_first(struct wsess *s)
 {
     if (!s->first) {
         s->first = tlsplug__malloc(5);
         if (!s->first)
-            return WOLFSSL_CBIO_ERR_GENERAL;
+            return first_oom(s);
         s->first_need = 5;
     }
     while (s->first_have < s->first_need) {
@@ -142,7 +151,7 @@ static int collect_first(struct wsess *s)
                 break; /* not a handshake record: wolfSSL will say so */
             uint8_t *p = tlsplug__realloc(s->first, 5 + len);
             if (!p)
-                return WOLFSSL_CBIO_ERR_GENERAL;
+                return first_oom(s);
             s->first = p;
             s->first_need = 5 + len;
         }
@@ -260,8 +269,10 @@ static int hold(struct wsess *s, size_t total)
 {
     if (total > s->first_need) {
         uint8_t *p = tlsplug__realloc(s->first, total);
-        if (!p)
+        if (!p) {
+            tlsplug__io_oom(s->conn, "the server's first records");
             return WOLFSSL_CBIO_ERR_GENERAL;
+        }
         s->first = p;
         s->first_need = total;
     }
@@ -331,7 +342,7 @@ int tlsplug__wolf_io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
         if (r != 0)
             return r;
     }
-    if (s->hello_state == 2)
+    if (s->hello_state >= 2) /* refused, or no memory to hold it back */
         return WOLFSSL_CBIO_ERR_GENERAL;
     if (s->ticket12_state == WOLF_T12_WITHDRAWN) {
         int r = ticket12_decide(s);
@@ -398,8 +409,10 @@ int tlsplug__wolf_io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
         if (s->out_len + rest > s->out_cap) {
             size_t cap = s->out_len + rest + 4096;
             uint8_t *p = tlsplug__realloc(s->out, cap);
-            if (!p)
+            if (!p) {
+                tlsplug__io_oom(s->conn, "output held back");
                 return WOLFSSL_CBIO_ERR_GENERAL;
+            }
             s->out = p;
             s->out_cap = cap;
         }
@@ -414,6 +427,8 @@ int tlsplug__wolf_prefetch_hello(struct wsess *s)
     int c = collect_first(s);
     if (c == WOLFSSL_CBIO_ERR_WANT_READ)
         return TLSPLUG_WANT_READ;
+    if (s->hello_state == 3)
+        return TLSPLUG_E_NO_MEMORY;
     /* Errors are left for wolfSSL to meet again through io_recv. */
     if (c == 0 && s->first)
         server_hello_policy(s);

@@ -135,19 +135,8 @@ static int verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store);
 static int alpn_select(WOLFSSL *ssl, const unsigned char **out, unsigned char *outlen,
                        const unsigned char *in, unsigned int inlen, void *arg)
 {
-    const tlsplug_config *cfg = arg;
-    const uint8_t *ours = cfg->alpn_wire.data;
-    for (size_t i = 0; i < cfg->alpn_wire.len; i += 1 + (size_t)ours[i]) {
-        for (unsigned j = 0; j < inlen; j += 1u + in[j]) {
-            if (in[j] == ours[i] && j + 1u + in[j] <= inlen &&
-                memcmp(in + j + 1, ours + i + 1, ours[i]) == 0) {
-                *out = ours + i + 1;
-                *outlen = ours[i];
-                return 0;
-            }
-        }
-    }
-    return noack_return;
+    (void)ssl;
+    return tlsplug__alpn_pick(arg, in, inlen, out, outlen) == 0 ? 0 : noack_return;
 }
 
 static int load_cert_and_key(WOLFSSL_CTX *ctx, const tlsplug_config *cfg,
@@ -493,12 +482,6 @@ static int verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 #define SESSION_MAGIC0 'w'
 #define SESSION_MAGIC1 '2'
 
-static int is_ip_literal(const char *name)
-{
-    unsigned char buf[16];
-    return inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1;
-}
-
 static char *alpn_csv(const tlsplug_config *cfg)
 {
     size_t total = 0;
@@ -572,7 +555,7 @@ static int apply_client_params(struct wsess *s, const tlsplug_sess_params *p,
     if (p->verify_name) {
         /* An adopted context has no tlsplug verify callback to do the strict
          * IP check in: wolfSSL's own check is all there is. */
-        if (is_ip_literal(p->verify_name) && !s->wc->adopted) {
+        if (tlsplug__is_ip_literal(p->verify_name) && !s->wc->adopted) {
             s->ip_name = tlsplug__strdup(p->verify_name);
             if (!s->ip_name)
                 return tlsplug__err_set(err, TLSPLUG_E_NO_MEMORY, 0, "out of memory");
@@ -750,9 +733,14 @@ static int wolf_handshake(void *bsess)
         return TLSPLUG_OK;
     /* The server reads its first record itself (wolfSSL gets it later from
      * io_recv) to apply server_hello_policy outside any wolfSSL callback. */
-    if (s->side == TLSPLUG_SIDE_SERVER && s->hello_state == 0 &&
-        tlsplug__wolf_prefetch_hello(s) == TLSPLUG_WANT_READ)
-        return TLSPLUG_WANT_READ;
+    if (s->side == TLSPLUG_SIDE_SERVER && s->hello_state == 0) {
+        int pr = tlsplug__wolf_prefetch_hello(s);
+        if (pr == TLSPLUG_WANT_READ)
+            return TLSPLUG_WANT_READ;
+        if (pr == TLSPLUG_E_NO_MEMORY)
+            return tlsplug__err_set(tlsplug__conn_err(s->conn), TLSPLUG_E_NO_MEMORY, 0,
+                                    "out of memory for the first record");
+    }
     int r = s->side == TLSPLUG_SIDE_CLIENT ? wolfSSL_connect(s->ssl) : wolfSSL_accept(s->ssl);
     /* No ServerHello can have come in the call that sent the ClientHello. */
     if (s->ticket12_state == WOLF_T12_ARMED && tlsplug__wolf_ticket12_withdraw(s) != TLSPLUG_OK)

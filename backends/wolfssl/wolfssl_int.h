@@ -52,7 +52,8 @@ struct wsess {
      * to the message after its ServerHello (wolf_io.c). */
     uint8_t *first;
     size_t first_have, first_need, first_served;
-    int hello_state; /* 0 collecting, 1 parsed (or not a hello), 2 refused */
+    int hello_state; /* 0 collecting, 1 parsed (or not a hello), 2 refused,
+                      * 3 no memory to hold it back */
     int refused;     /* WOLF_REFUSE_* when hello_state is 2 */
     int hello_parsed;
     struct wolf_hello hello;

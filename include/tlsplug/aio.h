@@ -20,10 +20,12 @@
  *    hands them over (tlsplug_attach_options.initial_data); tlsplug reads the
  *    socket only for a pending operation.  After detach, the bytes the peer
  *    sent after its close_notify are the first plain bytes read.
- *  - A SECURE connection that has been quiet (nothing to do but wait for the
- *    peer) for 1 to 2 seconds gives back its record buffers, core's and the
- *    library's where it can (tlsplug_conn_idle); the next byte allocates them
- *    again.  This uses the reactor's timer; it never fires a callback.
+ *  - A SECURE connection with nothing to do but wait for the peer gives back
+ *    tlsplug's empty record buffers at once, and the library's own where it
+ *    can (tlsplug_conn_idle) once it has been quiet for 1 to 2 seconds; the
+ *    next byte allocates them again.  This uses the reactor's timer; it never fires a callback, but
+ *    it keeps tlsplug_loop_run going for those 1 to 2 seconds after the last
+ *    operation of a connection that stays open.
  */
 #ifndef TLSPLUG_AIO_H
 #define TLSPLUG_AIO_H

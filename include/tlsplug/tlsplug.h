@@ -125,7 +125,7 @@ TLSPLUG_API void tlsplug_error_free(tlsplug_error *err);
  * it, handed to the backend).  Set before any other call; all three must be
  * given (realloc(NULL,n) must behave like malloc(n)).  Returns
  * TLSPLUG_E_INVALID_ARGUMENT if any is NULL, TLSPLUG_E_BUSY if tlsplug has
- * allocated already. */
+ * allocated already or an allocator was set before (it is set once). */
 TLSPLUG_API int tlsplug_set_allocator(void *(*malloc_fn)(size_t),
                                       void *(*realloc_fn)(void *, size_t),
                                       void (*free_fn)(void *));
@@ -410,9 +410,10 @@ TLSPLUG_API size_t tlsplug_conn_pending(const tlsplug_conn *conn);
  * can release them (OpenSSL SSL_free_buffers).  Call it when a read returned
  * TLSPLUG_WANT_READ and the send buffer is drained; calling it at any other
  * time is harmless (what is in use stays).  The next call that needs a
- * buffer allocates it again.  tlsplug_aio does this by itself once a
- * connection has been quiet for 1 to 2 seconds (at every pause it would cost
- * more than a small message's TLS work). */
+ * buffer allocates it again.  tlsplug_aio does this by itself: its own
+ * buffers at every pause, the library's once a connection has been quiet
+ * for 1 to 2 seconds (at every pause that would cost more than a small
+ * message's TLS work). */
 TLSPLUG_API void tlsplug_conn_idle(tlsplug_conn *conn);
 /* After tlsplug_conn_read returned TLSPLUG_E_CLOSED: bytes the peer sent
  * after its close_notify, not part of TLS (the first plain bytes).  Owned by
