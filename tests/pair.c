@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pair.h"
 
@@ -183,4 +184,26 @@ tlsplug_impl test_backend(const char *name)
         exit(1);
     }
     return impl;
+}
+
+void pattern(unsigned char *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)(seed * 131 + i * 7 + (i >> 8));
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int drain_loop(tlsplug_loop *loop, double seconds)
+{
+    double end = mono_s() + seconds;
+    int rc;
+    while ((rc = tlsplug_loop_free(loop)) == TLSPLUG_E_BUSY && mono_s() < end)
+        tlsplug_loop_run_once(loop, 10);
+    return rc;
 }

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include "tlsplug/tlsplug.h"
+#include "tlsplug/aio.h"
 
 typedef struct pair {
     tlsplug_conn *c, *s;
@@ -27,6 +28,15 @@ void pair_free(pair *p);
 /* The backend a test program was asked for (NULL: the default one); prints
  * why and exits with status 1 when it is unknown or not built. */
 tlsplug_impl test_backend(const char *name);
+
+/* n bytes of a pattern that differs with seed and along the buffer (so a
+ * shifted, repeated or dropped byte shows). */
+void pattern(unsigned char *p, size_t n, unsigned seed);
+
+/* Runs the loop until tlsplug_loop_free succeeds or `seconds` passed;
+ * returns its last result: TLSPLUG_OK (the loop is freed) or
+ * TLSPLUG_E_BUSY (something is still registered; the loop stays). */
+int drain_loop(tlsplug_loop *loop, double seconds);
 
 /* Context helpers over the test PKI (TLSPLUG_PKI_DIR). */
 const char *pki(const char *file); /* static buffer, path of a PKI file */

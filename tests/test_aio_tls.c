@@ -37,15 +37,6 @@ static void run_until(int *flag)
     assert_true(*flag);
 }
 
-static void drain_loop(void)
-{
-    double end = now_s() + 5;
-    while (tlsplug_loop_free(loop) == TLSPLUG_E_BUSY && now_s() < end)
-        tlsplug_loop_run_once(loop, 10);
-    assert_true(now_s() < end);
-    loop = NULL;
-}
-
 static int setup(void **state)
 {
     assert_int_equal(tlsplug_loop_new(&loop, 0), TLSPLUG_OK);
@@ -55,8 +46,10 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    if (loop)
-        drain_loop();
+    if (loop) {
+        assert_int_equal(drain_loop(loop, 5), TLSPLUG_OK);
+        loop = NULL;
+    }
     return 0;
 }
 

@@ -66,12 +66,6 @@ static void fail_with(struct outcome *o, const char *where, int cls, const char 
 
 #define LEN 4000
 
-static void pattern(unsigned char *p, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (unsigned char)(seed * 131 + i * 7 + (i >> 8));
-}
-
 static int make_ctx(tlsplug_ctx **out, tlsplug_side side, struct outcome *o)
 {
     *out = NULL;
@@ -482,10 +476,7 @@ static void run_aio(struct outcome *o, size_t arm_at, int record)
     }
 drain:
     tlsplug_listener_close(l);
-    end = now_s() + 5;
-    while (tlsplug_loop_free(loop) == TLSPLUG_E_BUSY && now_s() < end)
-        tlsplug_loop_run_once(loop, 10);
-    if (now_s() >= end) {
+    if (drain_loop(loop, 5) != TLSPLUG_OK) {
         o->stalled = 1;
         fail_with(o, "tlsplug_loop_free", TLSPLUG_E_BUSY, "loop still busy after 5 s");
     }
@@ -677,6 +668,12 @@ int main(int argc, char **argv)
             usage();
             return 2;
         }
+    }
+    /* a mistyped part would sweep nothing and still pass */
+    if (only && strcmp(only, "memory") != 0 && strcmp(only, "aio") != 0) {
+        fprintf(stderr, "test_alloc_fail: unknown part '%s' (memory or aio)\n", only);
+        usage();
+        return 2;
     }
     if (!from || !lib_stride) {
         usage();
