@@ -2,8 +2,10 @@
  * row's settings, the native handle checks, end names, and whether a case
  * applies to a pair. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "pair.h"
 #include "runner.h"
 
 const char *cf_pki_dir = TLSPLUG_PKI_DIR;
@@ -255,4 +257,12 @@ int cf_applies(const cf_case *k, int transport, int cep, int sep, char *why, siz
     }
     int ext = ext_role(cep, 1) ? cep : sep;
     return cf_peer_supports(k, ext, ext_role(cep, 1) != 0, why, cap);
+}
+
+unsigned char *cf_pattern_new(size_t len)
+{
+    unsigned char *d = malloc(len);
+    if (d)
+        pattern(d, len, 0);
+    return d;
 }

@@ -98,6 +98,13 @@ static void judge_info(out *o, const cf_run *r, const char *side, const cf_expec
             e->verified == VF_YES);
 }
 
+/* Does the row check anything that only a completed handshake can tell? */
+static int expects_info(const cf_case *k, const cf_expect *e)
+{
+    return k->version || k->suite12 || k->suite13 || k->kx_group || k->alpn || k->sni ||
+           e->peer || e->verified;
+}
+
 static void judge_agree(out *o, const tlsplug_info *c, const tlsplug_info *s)
 {
     if (c->version != s->version)
@@ -136,6 +143,8 @@ int cf_judge(const cf_run *r, char *detail, size_t cap)
                     (i == 0 ? r->sep : r->cep) >= EP_OPENSSL_PROG);
         if (ends[i].s->info_ok)
             judge_info(&o, r, ends[i].name, ends[i].e, &ends[i].s->info);
+        else if (ends[i].s->cls == TLSPLUG_OK && expects_info(k, ends[i].e))
+            add(&o, "%s: no connection info", ends[i].name);
         /* every end that completed a handshake names what it negotiated */
         if (ends[i].s->info_ok && !ends[i].s->info.group_id)
             add(&o, "%s: negotiated group unknown", ends[i].name);

@@ -260,18 +260,10 @@ static void sc_midhs(mem *m)
     cf_set(&r->s, src, src < 0 ? tlsplug_conn_error(p->s) : NULL);
 }
 
-static unsigned char *pattern(size_t len)
-{
-    unsigned char *d = malloc(len);
-    for (size_t i = 0; d && i < len; i++)
-        d[i] = (unsigned char)(i * 7 + (i >> 9) + (i >> 17));
-    return d;
-}
-
 static void sc_data(mem *m)
 {
     size_t len = 1u << 20;
-    unsigned char *d = pattern(len);
+    unsigned char *d = cf_pattern_new(len);
     if (pair_transfer(&m->p, 1, d, len, 1237))
         cf_fail(m->r, "client to server: 1 MiB in 1237-byte writes did not arrive intact");
     if (pair_transfer(&m->p, 0, d, len, 4099))
@@ -282,7 +274,7 @@ static void sc_data(mem *m)
 static void sc_onebyte_tail(mem *m)
 {
     size_t len = 3000;
-    unsigned char *d = pattern(len);
+    unsigned char *d = cf_pattern_new(len);
     if (pair_transfer(&m->p, 1, d, len, 1001))
         cf_fail(m->r, "client to server: 3000 bytes one byte at a time did not arrive intact");
     if (pair_transfer(&m->p, 0, d, len, 999))

@@ -489,21 +489,26 @@ int cf_peer_supports(const cf_case *k, int ep, int as_client, char *why, size_t 
 
 int cf_peer_available(int ep, char *why, size_t cap)
 {
-    static int state[2]; /* 0 unknown, 1 yes, -1 no */
+    static int state[2];          /* 0 unknown, 1 yes, -1 no */
+    static char missing[2][64];   /* the programs not found */
     int i = ep == EP_GNUTLS_PROG;
     if (!state[i]) {
-        const char *names[2][2] = {{"openssl", NULL}, {"gnutls-serv", "gnutls-cli"}};
+        static const char *const names[2][2] = {{"openssl", NULL}, {"gnutls-serv", "gnutls-cli"}};
         state[i] = 1;
         for (int j = 0; j < 2 && names[i][j]; j++) {
             char cmd[128];
             snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", names[i][j]);
-            if (system(cmd) != 0)
+            if (system(cmd) != 0) {
+                size_t len = strlen(missing[i]);
+                snprintf(missing[i] + len, sizeof missing[i] - len, "%s%s", len ? " and " : "",
+                         names[i][j]);
                 state[i] = -1;
+            }
         }
     }
     if (state[i] < 0)
-        snprintf(why, cap, "%s is not installed (ci/setup.sh installs it)",
-                 i ? "gnutls-bin (gnutls-serv, gnutls-cli)" : "openssl");
+        snprintf(why, cap, "%s not found in PATH (Debian package %s; ci/setup.sh installs it)",
+                 missing[i], i ? "gnutls-bin" : "openssl");
     return state[i] > 0;
 }
 
@@ -520,6 +525,8 @@ typedef struct peer {
     writer wr[3];
     tlsplug_aio *a; /* the tlsplug end of the current connection */
     op oa;          /* its connect / accept */
+    op sh;          /* its shutdown: close_aio may cancel it after the case */
+    int sh_started;
     op closed;
     tlsplug_listener *l;
     int port, accepted;
@@ -860,6 +867,30 @@ static void read_to_end(peer *x, int slot, cf_side_out *o)
     out_from_op(o, &rd->o);
 }
 
+/* Starts the tlsplug end's shutdown (into x->sh, which outlives the case
+ * block: a shutdown still pending there is canceled by close_aio later).
+ * 0, or -1 when refused. */
+static int shutdown_start(peer *x)
+{
+    memset(&x->sh, 0, sizeof x->sh);
+    x->sh_started = tlsplug_aio_shutdown(x->a, 3000, on_op, &x->sh) == 0;
+    return x->sh_started ? 0 : -1;
+}
+
+/* Waits for a started shutdown; fails the cell when it never completed or
+ * completed with an error (what: whose close_notify). */
+static void shutdown_finish(peer *x, const char *what)
+{
+    if (!x->sh_started)
+        return;
+    x->sh_started = 0;
+    wait2(x, &x->sh, NULL);
+    if (!x->sh.done)
+        cf_fail(x->r, "%s: shutdown never completed", what);
+    else if (x->sh.cls)
+        cf_fail(x->r, "%s: %s", what, tlsplug_error_name(x->sh.cls));
+}
+
 /* tlsplug client against s_server / gnutls-serv. */
 static void run_against_server(peer *x)
 {
@@ -903,9 +934,8 @@ static void run_against_server(peer *x)
         }
         break;
     case SC_CLOSE: {
-        op sh = {0};
         if (k->actor == TLSPLUG_SIDE_CLIENT) {
-            if (tlsplug_aio_shutdown(x->a, 3000, on_op, &sh))
+            if (shutdown_start(x))
                 cf_fail(r, "shutdown refused");
         } else {
             /* s_server -rev closes with close_notify on the line CLOSE */
@@ -914,11 +944,9 @@ static void run_against_server(peer *x)
             wait2(x, &w->o, NULL);
         }
         read_to_end(x, 1, o);
-        if (k->actor == TLSPLUG_SIDE_SERVER && o->cls == TLSPLUG_E_CLOSED &&
-            tlsplug_aio_shutdown(x->a, 3000, on_op, &sh) == 0)
-            wait2(x, &sh, NULL);
-        if (sh.done && sh.cls)
-            cf_fail(r, "the client's close_notify: %s", tlsplug_error_name(sh.cls));
+        if (k->actor == TLSPLUG_SIDE_SERVER && o->cls == TLSPLUG_E_CLOSED)
+            shutdown_start(x);
+        shutdown_finish(x, "the client's close_notify");
         break;
     }
     case SC_TRUNCATE:
@@ -1037,9 +1065,9 @@ static void program_saw(peer *x, const char *what, size_t len)
 
 static void server_close_politely(peer *x)
 {
-    op sh = {0};
-    if (tlsplug_aio_shutdown(x->a, 3000, on_op, &sh) == 0)
-        wait2(x, &sh, NULL);
+    if (shutdown_start(x) == 0)
+        wait2(x, &x->sh, NULL);
+    x->sh_started = 0;
     close_in(&x->p);
     /* s_client waits up to 500 ms for the socket to close before it exits */
     close_aio(x);
@@ -1137,10 +1165,10 @@ static void run_against_client(peer *x)
             close_in(&x->p); /* the program closes on the end of its input */
             read_to_end(x, 1, o);
         } else {
-            op sh = {0};
-            if (tlsplug_aio_shutdown(x->a, 3000, on_op, &sh))
+            if (shutdown_start(x))
                 cf_fail(r, "shutdown refused");
             read_to_end(x, 1, o);
+            shutdown_finish(x, "the server's close_notify");
         }
         break;
     case SC_TRUNCATE:

@@ -38,18 +38,18 @@ int cf_known_load(cf_report *rep, const char *path)
         line[strcspn(line, "\r\n")] = 0;
         if (!line[0] || line[0] == '#')
             continue;
-        char *field[5] = {0};
+        char *field[6] = {0};
         char *p = line;
         int n = 0;
-        for (; n < 5 && p; n++) {
+        for (; n < 6 && p; n++) {
             field[n] = p;
-            p = n < 4 ? strchr(p, '\t') : NULL;
+            p = n < 5 ? strchr(p, '\t') : NULL;
             if (p)
                 *p++ = 0;
         }
         if (n < 5 || !field[4] || !*field[4]) {
-            fprintf(stderr, "%s:%d: expected case, client, server, transport and a reason, "
-                            "separated by tabs\n", path, ln);
+            fprintf(stderr, "%s:%d: expected case, client, server, transport, a reason and "
+                            "optionally what the failure says, separated by tabs\n", path, ln);
             bad = 1;
             continue;
         }
@@ -63,6 +63,7 @@ int cf_known_load(cf_report *rep, const char *path)
         k->server = dup_str(field[2]);
         k->transport = dup_str(field[3]);
         k->reason = dup_str(field[4]);
+        k->match = field[5] && *field[5] ? dup_str(field[5]) : NULL;
         k->line = ln;
         k->used = 0;
     }
@@ -70,14 +71,47 @@ int cf_known_load(cf_report *rep, const char *path)
     return bad ? -1 : 0;
 }
 
-cf_known *cf_known_match(cf_report *rep, const cf_case *k, int transport, int cep, int sep)
+/* Does part (len bytes) contain one of the '|'-separated alternatives? */
+static int part_has(const char *part, size_t len, const char *alts)
+{
+    for (const char *a = alts;; a++) {
+        size_t alen = strcspn(a, "|");
+        for (size_t i = 0; alen && i + alen <= len; i++)
+            if (!memcmp(part + i, a, alen))
+                return 1;
+        a += alen;
+        if (!*a)
+            return 0;
+    }
+}
+
+/* A line with a match column stands for one failure only: a second,
+ * different problem in the same cell must still show as a failure. */
+static int why_matches(const char *why, const char *match)
+{
+    if (!match)
+        return 1;
+    for (const char *p = why;;) {
+        const char *end = strstr(p, "; ");
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (!part_has(p, len, match))
+            return 0;
+        if (!end)
+            return 1;
+        p = end + 2;
+    }
+}
+
+cf_known *cf_known_match(cf_report *rep, const cf_case *k, int transport, int cep, int sep,
+                         const char *why)
 {
     for (size_t i = 0; i < rep->n_known; i++) {
         cf_known *e = &rep->known[i];
         if (fnmatch(e->kcase, k->name, 0) == 0 &&
             fnmatch(e->client, cf_ep_name(cep, 1), 0) == 0 &&
             fnmatch(e->server, cf_ep_name(sep, 0), 0) == 0 &&
-            fnmatch(e->transport, cf_transport_name(transport), 0) == 0) {
+            fnmatch(e->transport, cf_transport_name(transport), 0) == 0 &&
+            why_matches(why, e->match)) {
             e->used++;
             return e;
         }
@@ -186,9 +220,11 @@ void cf_report_details(const cf_report *rep, FILE *f)
         const cf_known *k = &rep->known[i];
         if (!any++)
             fprintf(f, "\n== known differences (%s)\n", rep->known_path);
-        fprintf(f, "%-4s %s %s>%s on %s: %s%s\n", k->used ? "K" : "idle", k->kcase, k->client,
-                k->server, k->transport, k->reason,
-                k->used ? "" : "  [did not occur in this run]");
+        fprintf(f, "%-4s %s %s>%s on %s: %s", k->used ? "K" : "idle", k->kcase, k->client,
+                k->server, k->transport, k->reason);
+        if (k->match)
+            fprintf(f, "  [only failures saying: %s]", k->match);
+        fprintf(f, "%s\n", k->used ? "" : "  [did not occur in this run]");
     }
 }
 
@@ -266,6 +302,11 @@ int cf_report_write_md(const cf_report *rep, const char *path, const int transpo
         fprintf(f, "- `%s` %s>%s on %s (%d cells): ", k->kcase, k->client, k->server,
                 k->transport, k->used);
         md_escape(f, k->reason);
+        if (k->match) {
+            fprintf(f, " (only failures that say: ");
+            md_escape(f, k->match);
+            fputc(')', f);
+        }
         fputc('\n', f);
     }
     fprintf(f, "\n## Not applicable\n\n");
@@ -349,6 +390,8 @@ int cf_report_write_json(const cf_report *rep, const char *path)
         js(f, k->transport);
         fprintf(f, ", \"reason\": ");
         js(f, k->reason);
+        fprintf(f, ", \"match\": ");
+        js(f, k->match ? k->match : "");
         fprintf(f, ", \"cells\": %d}", k->used);
     }
     fprintf(f, "\n  ],\n  \"results\": [");
@@ -382,6 +425,7 @@ void cf_report_free(cf_report *rep)
         free(k->server);
         free(k->transport);
         free(k->reason);
+        free(k->match);
     }
     free(rep->known);
     memset(rep, 0, sizeof *rep);

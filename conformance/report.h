@@ -19,9 +19,11 @@ typedef struct cf_cell {
     double ms;
 } cf_cell;
 
-/* One known difference (a line of known-differences.tsv). */
+/* One known difference (a line of known-differences.tsv).  match: what
+ * every part of the failure must contain ('|' between alternatives); NULL
+ * when the line has none, and then any failure of the cell matches. */
 typedef struct cf_known {
-    char *kcase, *client, *server, *transport, *reason;
+    char *kcase, *client, *server, *transport, *reason, *match;
     int line, used;
 } cf_known;
 
@@ -37,8 +39,10 @@ const char *cf_transport_name(int t); /* "memory", "tcp", "peers" */
 
 /* Loads the known differences; -1 with a message on stderr if unreadable. */
 int cf_known_load(cf_report *rep, const char *path);
-/* The known difference matching a failed cell, or NULL. */
-cf_known *cf_known_match(cf_report *rep, const cf_case *k, int transport, int cep, int sep);
+/* The known difference matching a failed cell and its failure (why, the
+ * judge's '; '-separated detail), or NULL. */
+cf_known *cf_known_match(cf_report *rep, const cf_case *k, int transport, int cep, int sep,
+                         const char *why);
 
 void cf_report_add(cf_report *rep, const cf_case *k, int transport, int cep, int sep, int status,
                    const char *detail, double ms);

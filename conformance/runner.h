@@ -46,6 +46,8 @@ void cf_set_msg(cf_side_out *o, int cls, const char *fmt, ...)
 /* The test PKI, set once from --pki or the build's default. */
 extern const char *cf_pki_dir;
 const char *cf_pki(const char *file); /* rotating static buffers */
+/* len bytes of tests/pair.c's pattern in a new buffer (free it); NULL on OOM. */
+unsigned char *cf_pattern_new(size_t len);
 
 /* The client's server name for a row end ("localhost" unless given). */
 const char *cf_server_name(const cf_end *e);

@@ -39,6 +39,7 @@ typedef struct tcp {
     reader rd[4];
     writer wr[4];
     sess x;                /* the connection under test */
+    op sh[2];              /* SC_CLOSE: the two shutdowns */
     tlsplug_listener *l;
     unsigned char *big_out, *big_in[2];
 } tcp;
@@ -207,38 +208,40 @@ static void close_sess(tcp *t)
 
 /* ---- scenarios ----------------------------------------------------------- */
 
+/* One leg of a close: from shuts down, the other end reads to the end of
+ * the stream.  The shutdown op lives in t: if it is still pending here, the
+ * close of the session cancels it later and its callback must land in live
+ * memory.  Returns the class the reader ended with (X_ANY: never read). */
+static int close_leg(tcp *t, int leg, tlsplug_aio *from, tlsplug_aio *to, cf_side_out *oto,
+                     const char *what)
+{
+    cf_run *r = t->r;
+    op *sh = &t->sh[leg];
+    memset(sh, 0, sizeof *sh);
+    int rc = tlsplug_aio_shutdown(from, 3000, on_op, sh);
+    if (rc) {
+        cf_fail(r, "%s shutdown refused: %s", what, tlsplug_error_name(rc));
+        return X_ANY;
+    }
+    reader *rd = rd_start(t, 1 + leg, to, NULL, 0, 1);
+    wait4(t, sh, &rd->o, NULL, NULL);
+    stalled(&t->k, &rd->o, "nothing arrived: stalled");
+    if (!sh->done)
+        cf_fail(r, "%s shutdown never completed", what);
+    else if (sh->cls)
+        cf_fail(r, "%s shutdown completed with %s", what, tlsplug_error_name(sh->cls));
+    out_from_op(oto, &rd->o);
+    return rd->o.cls;
+}
+
 static void sc_close(tcp *t)
 {
     cf_run *r = t->r;
     int actor_client = r->k->actor == TLSPLUG_SIDE_CLIENT;
     tlsplug_aio *x = actor_client ? t->x.c : t->x.s, *y = actor_client ? t->x.s : t->x.c;
     cf_side_out *ox = actor_client ? &r->c : &r->s, *oy = actor_client ? &r->s : &r->c;
-    op sh = {0};
-    int rc = tlsplug_aio_shutdown(x, 3000, on_op, &sh);
-    if (rc) {
-        cf_fail(r, "first shutdown refused: %s", tlsplug_error_name(rc));
-        return;
-    }
-    reader *ry = rd_start(t, 1, y, NULL, 0, 1);
-    wait4(t, &sh, &ry->o, NULL, NULL);
-    stalled(&t->k, &ry->o, "nothing arrived: stalled");
-    if (sh.cls)
-        cf_fail(r, "first shutdown completed with %s", tlsplug_error_name(sh.cls));
-    out_from_op(oy, &ry->o);
-    if (ry->o.cls != TLSPLUG_E_CLOSED)
-        return;
-    op sh2 = {0};
-    rc = tlsplug_aio_shutdown(y, 3000, on_op, &sh2);
-    if (rc) {
-        cf_fail(r, "answering shutdown refused: %s", tlsplug_error_name(rc));
-        return;
-    }
-    reader *rx = rd_start(t, 2, x, NULL, 0, 1);
-    wait4(t, &sh2, &rx->o, NULL, NULL);
-    stalled(&t->k, &rx->o, "nothing arrived: stalled");
-    if (sh2.cls)
-        cf_fail(r, "answering shutdown completed with %s", tlsplug_error_name(sh2.cls));
-    out_from_op(ox, &rx->o);
+    if (close_leg(t, 0, x, y, oy, "first") == TLSPLUG_E_CLOSED)
+        close_leg(t, 1, y, x, ox, "answering");
 }
 
 static void sc_truncate(tcp *t)
@@ -254,18 +257,10 @@ static void sc_truncate(tcp *t)
     out_from_op(actor_client ? &r->s : &r->c, &ry->o);
 }
 
-static unsigned char *pattern(size_t len)
-{
-    unsigned char *d = malloc(len);
-    for (size_t i = 0; d && i < len; i++)
-        d[i] = (unsigned char)(i * 7 + (i >> 9) + (i >> 17));
-    return d;
-}
-
 static void both_ways(tcp *t, size_t len, size_t wc, size_t ws, const char *what)
 {
     cf_run *r = t->r;
-    t->big_out = pattern(len);
+    t->big_out = cf_pattern_new(len);
     t->big_in[0] = malloc(len);
     t->big_in[1] = malloc(len);
     writer *w1 = wr_start(t, 1, t->x.c, t->big_out, len, wc);
