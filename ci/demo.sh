@@ -22,8 +22,10 @@ for sb in openssl mbedtls wolfssl gnutls; do
     echo "-- client $cb -> server $sb (port $port)"
     printf 'hello from %s\n' "$cb" | "$bin" client --backend "$cb" --ca "$pki/ca.pem" localhost "$port" \
       2>&1 | sed 's/^/   client: /'
-    wait $srv || true
+    srv_rc=0
+    wait $srv || srv_rc=$?
     sed 's/^/   server: /' out/demo-srv.err
+    [ $srv_rc = 0 ] || { echo "demo: server $sb failed (exit $srv_rc) with client $cb"; exit 1; }
   done
 done
 if [ -x out/build-all/conformance/tlsplug-conformance ]; then

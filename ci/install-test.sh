@@ -14,8 +14,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 prefix=$work/prefix
 cmake --install "$build" --prefix "$prefix" >"$work/install.log"
-libdir=$(dirname "$(find "$prefix" -name libtlsplug.so | head -1)")
-[ -n "$libdir" ] || { echo "install-test: libtlsplug.so not installed"; exit 1; }
+so=$(find "$prefix" -name libtlsplug.so -print -quit)
+[ -n "$so" ] || { echo "install-test: libtlsplug.so not installed"; exit 1; }
+libdir=$(dirname "$so")
 
 fail() { echo "install-test: FAIL: $*"; exit 1; }
 
@@ -23,9 +24,11 @@ echo "== exported symbols"
 for lib in "$libdir"/libtlsplug*.so; do
   soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
   [[ $soname =~ \.so\.[0-9]+$ ]] || fail "$lib has no versioned SONAME ($soname)"
-  bad=$(nm -D --defined-only "$lib" | awk '{print $3}' | grep -v '^tlsplug_[a-z]' || true)
+  # nm alone, so set -e sees it fail; grep -v exits 1 when nothing is left
+  syms=$(nm -D --defined-only "$lib")
+  bad=$(awk '{print $3}' <<<"$syms" | grep -v '^tlsplug_[a-z]' || true)
   [ -z "$bad" ] || fail "$lib exports more than the API: $(echo $bad | head -c 300)"
-  echo "$(basename "$lib"): SONAME $soname, $(nm -D --defined-only "$lib" | wc -l) symbols, all tlsplug_*"
+  echo "$(basename "$lib"): SONAME $soname, $(wc -l <<<"$syms") symbols, all tlsplug_*"
 done
 [ -f "$libdir/libtlsplug.a" ] || fail "static library not installed"
 

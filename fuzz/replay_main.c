@@ -106,5 +106,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         bad |= run_path(argv[i]);
     printf("%s: %zu inputs replayed\n", argv[0], runs);
-    return bad;
+    if (!runs) /* an empty or missing corpus would otherwise pass as a test */
+        fprintf(stderr, "%s: no input replayed\n", argv[0]);
+    return bad || !runs;
 }
