@@ -15,35 +15,79 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/aio_internal.h"
 
 /* ---- completion queue ---------------------------------------------------- */
 
-static void queue_push(tlsplug_aio *a, int kind, void *cb, void *arg, const struct tlsplug_error *e,
-                       void *buf, size_t n)
+static void queue_push(tlsplug_aio *a, int kind, const struct tlsplug_error *e, size_t n)
 {
-    /* at most read, write, op and close can be outstanding, so the ring
-     * cannot overflow; the assertion-free guard keeps it memory safe anyway */
-    if (a->q_len == AIO_QUEUE_MAX)
+    struct aio_completion *c = &a->done[kind - 1];
+    /* one per kind can wait (see aio_completion); the guard keeps a broken
+     * invariant from losing an owned record */
+    if (c->queued)
         return;
-    struct aio_completion *c = &a->q[(a->q_head + a->q_len++) % AIO_QUEUE_MAX];
-    a->undelivered[kind]++;
-    c->kind = kind;
-    c->cb = cb;
-    c->arg = arg;
+    c->queued = 1;
+    c->seq = a->done_seq++;
     c->has_err = e != NULL;
     c->err = NULL;
     if (e) {
         c->cls = e->cls;
         c->code = e->code;
-        c->alert = e->alert;
+        c->alert = (short)e->alert;
         if ((c->err = tlsplug__malloc(sizeof *c->err)))
             *c->err = *e;
     }
-    c->buf = buf;
     c->n = n;
+}
+
+/* ---- the timer ------------------------------------------------------------ */
+
+#define ARMED_KICK 1 /* armed_for: at once; below every real deadline */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Arms the timer for the earliest deadline.  A timer armed earlier than
+ * needed (its deadline was cleared) is left to fire and re-arm: stopping and
+ * starting would cost two timer-heap updates per completed timed read. */
+static void schedule(tlsplug_aio *a)
+{
+    if (a->kick_pending || !a->t)
+        return; /* the kick fires first and schedules again */
+    uint64_t next = 0;
+    for (int i = 0; i < AIO_T_COUNT; i++)
+        if (a->deadline[i] && (!next || a->deadline[i] < next))
+            next = a->deadline[i];
+    if (next == a->armed_for || (next && a->armed_for && a->armed_for < next))
+        return;
+    if (!next) {
+        a->r->ops->timer_stop(a->r->self, a->t);
+        a->armed_for = 0;
+        return;
+    }
+    uint64_t now = now_ns();
+    /* rounded up: a timer may not fire before its deadline is due */
+    uint64_t ms = next > now ? (next - now + 999999) / 1000000 : 0;
+    a->r->ops->timer_start(a->r->self, a->t, ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms);
+    a->armed_for = next;
+}
+
+void tlsplug__aio_deadline(tlsplug_aio *a, int which, uint32_t ms)
+{
+    uint64_t d = 0;
+    if (ms && ms != TLSPLUG_TIMEOUT_NONE)
+        d = now_ns() + (uint64_t)ms * 1000000u;
+    if (d == a->deadline[which])
+        return;
+    a->deadline[which] = d;
+    schedule(a);
 }
 
 /* From inside one of this aio's callbacks the pump runs again once the
@@ -51,9 +95,11 @@ static void queue_push(tlsplug_aio *a, int kind, void *cb, void *arg, const stru
  * reactor: a zero timer would cost one more poll per operation. */
 void tlsplug__aio_kick_later(tlsplug_aio *a)
 {
+    if (a->kick_pending)
+        return;
     a->kick_pending = 1;
-    a->idle_armed = 0; /* the pump that follows arms it again if still quiet */
-    a->r->ops->timer_start(a->r->self, a->t_kick, 0);
+    a->armed_for = ARMED_KICK;
+    a->r->ops->timer_start(a->r->self, a->t, 0);
 }
 
 static void kick(tlsplug_aio *a)
@@ -62,17 +108,6 @@ static void kick(tlsplug_aio *a)
         a->repump = 1;
     else
         tlsplug__aio_kick_later(a);
-}
-
-static void stop_timer(tlsplug_aio *a, tlsplug_timer *t)
-{
-    a->r->ops->timer_stop(a->r->self, t);
-}
-
-static void start_timer(tlsplug_aio *a, tlsplug_timer *t, uint32_t ms)
-{
-    if (ms && ms != TLSPLUG_TIMEOUT_NONE)
-        a->r->ops->timer_start(a->r->self, t, ms);
 }
 
 static struct tlsplug_error mkerr(int cls, long code, const char *msg)
@@ -94,8 +129,8 @@ static void complete_read(tlsplug_aio *a, const struct tlsplug_error *e, size_t 
     if (!a->rd.active)
         return;
     a->rd.active = 0;
-    stop_timer(a, a->t_read);
-    queue_push(a, AIO_DONE_READ, (void *)a->rd.cb, a->rd.arg, e, a->rd.buf, n);
+    tlsplug__aio_deadline(a, AIO_T_READ, 0);
+    queue_push(a, AIO_DONE_READ, e, n);
 }
 
 static void complete_write(tlsplug_aio *a, const struct tlsplug_error *e)
@@ -103,8 +138,8 @@ static void complete_write(tlsplug_aio *a, const struct tlsplug_error *e)
     if (!a->wr.active)
         return;
     a->wr.active = 0;
-    stop_timer(a, a->t_write);
-    queue_push(a, AIO_DONE_WRITE, (void *)a->wr.cb, a->wr.arg, e, NULL, 0);
+    tlsplug__aio_deadline(a, AIO_T_WRITE, 0);
+    queue_push(a, AIO_DONE_WRITE, e, 0);
 }
 
 static void complete_op(tlsplug_aio *a, const struct tlsplug_error *e)
@@ -112,8 +147,8 @@ static void complete_op(tlsplug_aio *a, const struct tlsplug_error *e)
     if (!a->op.kind)
         return;
     a->op.kind = 0;
-    stop_timer(a, a->t_op);
-    queue_push(a, AIO_DONE_OP, (void *)a->op.cb, a->op.arg, e, NULL, 0);
+    tlsplug__aio_deadline(a, AIO_T_OP, 0);
+    queue_push(a, AIO_DONE_OP, e, 0);
 }
 
 /* ---- transport helpers ---------------------------------------------------- */
@@ -310,8 +345,8 @@ static int step_connect(tlsplug_aio *a)
         return 1;
     }
     a->connecting = 0;
-    if (a->connect_attach) {
-        int rc = tlsplug__aio_begin_attach(a, &a->attach_opts);
+    if (a->ca) {
+        int rc = tlsplug__aio_begin_attach(a, &a->ca->o);
         if (rc) {
             tlsplug__aio_fail_connect(a, tlsplug__err_peek(&a->attach_err));
             return 1;
@@ -565,15 +600,13 @@ static void release_handles(tlsplug_aio *a)
         a->r->ops->watch_free(a->r->self, a->w);
         a->w = NULL;
     }
-    tlsplug_timer **ts[] = {&a->t_read, &a->t_write, &a->t_op};
-    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
-        if (*ts[i]) {
-            a->r->ops->timer_free(a->r->self, *ts[i]);
-            *ts[i] = NULL;
-        }
+    for (int i = 0; i < AIO_T_COUNT; i++)
+        a->deadline[i] = 0;
+    a->idle_armed = 0;
+    schedule(a);
 }
 
-/* Everything but the kick timer (still needed to deliver the queue) goes. */
+/* Everything but the timer (its kick delivers the queue) goes. */
 void tlsplug__aio_finish_close(tlsplug_aio *a, int abort_conn)
 {
     static const struct tlsplug_error canceled = {TLSPLUG_E_CANCELED, 0, -1, "operation canceled: "
@@ -596,7 +629,7 @@ void tlsplug__aio_finish_close(tlsplug_aio *a, int abort_conn)
     a->plain_len = a->plain_off = 0;
     a->state = TLSPLUG_AIO_CLOSED;
     if (a->close_cb_set)
-        queue_push(a, AIO_DONE_CLOSE, (void *)a->close_cb, a->close_arg, NULL, NULL, 0);
+        queue_push(a, AIO_DONE_CLOSE, NULL, 0);
     kick(a);
 }
 
@@ -648,11 +681,11 @@ static void release_buffers(tlsplug_aio *a)
 
 static void arm_idle(tlsplug_aio *a)
 {
-    if (a->idle_armed || a->kick_pending || a->idle_done || !quiet(a))
+    if (a->idle_armed || a->idle_done || !quiet(a))
         return;
     a->idle_armed = 1;
     a->idle_mark = a->activity;
-    a->r->ops->timer_start(a->r->self, a->t_kick, TLSPLUG_AIO_IDLE_RELEASE_MS);
+    tlsplug__aio_deadline(a, AIO_T_IDLE, TLSPLUG_AIO_IDLE_RELEASE_MS);
 }
 
 void tlsplug__aio_pump(tlsplug_aio *a)
@@ -705,15 +738,28 @@ void tlsplug__aio_pump(tlsplug_aio *a)
 
 static void destroy(tlsplug_aio *a)
 {
-    if (a->t_kick)
-        a->r->ops->timer_free(a->r->self, a->t_kick);
-    if (a->connect_attach)
-        tlsplug_ctx_free(a->attach_opts.ctx);
-    tlsplug__free(a->attach_opts_name);
-    tlsplug__free(a->attach_initial);
+    if (a->t)
+        a->r->ops->timer_free(a->r->self, a->t);
+    if (a->ca) {
+        tlsplug_ctx_free(a->ca->o.ctx);
+        tlsplug__free(a->ca->name);
+        tlsplug__free(a->ca->initial);
+        tlsplug__free(a->ca);
+    }
     tlsplug__free(a->attach_err);
     tlsplug__free(a->io_err);
     tlsplug__free(a);
+}
+
+/* The kind queued first, 0 when none is. */
+static int next_done(const tlsplug_aio *a)
+{
+    int best = 0;
+    for (int k = AIO_DONE_READ; k <= AIO_DONE_CLOSE; k++)
+        if (a->done[k - 1].queued &&
+            (!best || (int)(a->done[k - 1].seq - a->done[best - 1].seq) < 0))
+            best = k;
+    return best;
 }
 
 void tlsplug__aio_dispatch(tlsplug_aio *a)
@@ -722,26 +768,32 @@ void tlsplug__aio_dispatch(tlsplug_aio *a)
         return;
     a->dispatching = 1;
     for (int round = 0;; round++) {
-        while (a->q_len) {
-            struct aio_completion c = a->q[a->q_head];
-            a->q_head = (a->q_head + 1) % AIO_QUEUE_MAX;
-            a->q_len--;
-            a->undelivered[c.kind]--;
+        int kind;
+        while ((kind = next_done(a))) {
+            struct aio_completion c = a->done[kind - 1];
+            a->done[kind - 1].queued = 0;
             struct tlsplug_error spare;
             const tlsplug_error *e = c.err;
             if (c.has_err && !e) {
                 tlsplug__err_lost(&spare, c.cls, c.code, c.alert);
                 e = &spare;
             }
-            switch (c.kind) {
+            /* cb and arg are read before the call: it may start the next
+             * operation of the same kind */
+            switch (kind) {
             case AIO_DONE_READ:
-                ((tlsplug_aio_read_cb)c.cb)(a, e, c.buf, c.n, c.arg);
+                a->rd.cb(a, e, a->rd.buf, c.n, a->rd.arg);
                 break;
             case AIO_DONE_WRITE:
+                a->wr.cb(a, e, a->wr.arg);
+                break;
             case AIO_DONE_OP:
+                if (a->op.cb)
+                    a->op.cb(a, e, a->op.arg);
+                break;
             case AIO_DONE_CLOSE:
-                if (c.cb)
-                    ((tlsplug_aio_cb)c.cb)(a, e, c.arg);
+                if (a->close_cb)
+                    a->close_cb(a, e, a->close_arg);
                 break;
             }
             tlsplug__free(c.err);
@@ -757,7 +809,7 @@ void tlsplug__aio_dispatch(tlsplug_aio *a)
     }
     a->repump = 0;
     a->dispatching = 0;
-    if (a->state == TLSPLUG_AIO_CLOSED && a->q_len == 0)
+    if (a->state == TLSPLUG_AIO_CLOSED && !next_done(a))
         destroy(a);
 }
 
@@ -768,43 +820,8 @@ static void on_watch(tlsplug_watch *w, int events, void *arg)
     tlsplug__aio_dispatch(a);
 }
 
-static void on_kick(tlsplug_timer *t, void *arg)
+static void op_timed_out(tlsplug_aio *a)
 {
-    tlsplug_aio *a = arg;
-    if (a->idle_armed && !a->kick_pending) {
-        a->idle_armed = 0;
-        if (a->activity == a->idle_mark && quiet(a))
-            release_buffers(a);
-        else
-            arm_idle(a); /* busy meanwhile: look again a period later */
-        return;
-    }
-    a->kick_pending = 0;
-    tlsplug__aio_pump(a);
-    tlsplug__aio_dispatch(a);
-}
-
-static void on_read_timeout(tlsplug_timer *t, void *arg)
-{
-    tlsplug_aio *a = arg;
-    struct tlsplug_error e = mkerr(TLSPLUG_E_TIMEOUT, 0, "read timed out");
-    complete_read(a, &e, 0);
-    tlsplug__aio_pump(a);
-    tlsplug__aio_dispatch(a);
-}
-
-static void on_write_timeout(tlsplug_timer *t, void *arg)
-{
-    tlsplug_aio *a = arg;
-    struct tlsplug_error e = mkerr(TLSPLUG_E_TIMEOUT, 0, "write timed out");
-    complete_write(a, &e);
-    tlsplug__aio_pump(a);
-    tlsplug__aio_dispatch(a);
-}
-
-static void on_op_timeout(tlsplug_timer *t, void *arg)
-{
-    tlsplug_aio *a = arg;
     switch (a->state) {
     case TLSPLUG_AIO_ATTACHING: {
         struct tlsplug_error e = mkerr(TLSPLUG_E_TIMEOUT, 0, "TLS handshake timed out");
@@ -827,6 +844,53 @@ static void on_op_timeout(tlsplug_timer *t, void *arg)
         }
         break;
     }
+}
+
+/* Takes the deadline if it is due. */
+static int due(tlsplug_aio *a, int which, uint64_t now)
+{
+    if (!a->deadline[which] || a->deadline[which] > now)
+        return 0;
+    a->deadline[which] = 0;
+    return 1;
+}
+
+static void on_timer(tlsplug_timer *t, void *arg)
+{
+    tlsplug_aio *a = arg;
+    int run = a->kick_pending;
+    a->kick_pending = 0;
+    a->armed_for = 0;
+    uint64_t now = 0;
+    for (int i = 0; i < AIO_T_COUNT && !now; i++)
+        if (a->deadline[i])
+            now = now_ns();
+    if (now) {
+        if (due(a, AIO_T_READ, now)) {
+            struct tlsplug_error e = mkerr(TLSPLUG_E_TIMEOUT, 0, "read timed out");
+            complete_read(a, &e, 0);
+            run = 1;
+        }
+        if (due(a, AIO_T_WRITE, now)) {
+            struct tlsplug_error e = mkerr(TLSPLUG_E_TIMEOUT, 0, "write timed out");
+            complete_write(a, &e);
+            run = 1;
+        }
+        if (due(a, AIO_T_OP, now)) {
+            op_timed_out(a);
+            run = 1;
+        }
+        if (due(a, AIO_T_IDLE, now)) {
+            a->idle_armed = 0;
+            if (a->activity == a->idle_mark && quiet(a))
+                release_buffers(a);
+            else
+                arm_idle(a); /* busy meanwhile: look again a period later */
+        }
+    }
+    schedule(a);
+    if (!run)
+        return;
     tlsplug__aio_pump(a);
     tlsplug__aio_dispatch(a);
 }
@@ -851,13 +915,10 @@ int tlsplug_aio_new(tlsplug_aio **out, tlsplug_reactor *r, int fd)
     const tlsplug_reactor_ops *o = r->ops;
     int rc;
     if ((rc = o->watch_new(r->self, fd, on_watch, a, &a->w)) != 0 ||
-        (rc = o->timer_new(r->self, on_kick, a, &a->t_kick)) != 0 ||
-        (rc = o->timer_new(r->self, on_read_timeout, a, &a->t_read)) != 0 ||
-        (rc = o->timer_new(r->self, on_write_timeout, a, &a->t_write)) != 0 ||
-        (rc = o->timer_new(r->self, on_op_timeout, a, &a->t_op)) != 0) {
+        (rc = o->timer_new(r->self, on_timer, a, &a->t)) != 0) {
         release_handles(a);
-        if (a->t_kick)
-            o->timer_free(r->self, a->t_kick);
+        if (a->t)
+            o->timer_free(r->self, a->t);
         tlsplug__free(a);
         close(fd);
         /* the reactor's class: a bad descriptor is not out of memory */
@@ -898,8 +959,8 @@ tlsplug_conn *tlsplug_aio_conn(tlsplug_aio *a)
  * callback still queued. */
 static int ops_pending(const tlsplug_aio *a)
 {
-    return a->rd.active || a->wr.active || a->undelivered[AIO_DONE_READ] ||
-           a->undelivered[AIO_DONE_WRITE] || a->undelivered[AIO_DONE_OP];
+    return a->rd.active || a->wr.active || a->done[AIO_DONE_READ - 1].queued ||
+           a->done[AIO_DONE_WRITE - 1].queued || a->done[AIO_DONE_OP - 1].queued;
 }
 
 static int usable_for_io(const tlsplug_aio *a)
@@ -921,14 +982,14 @@ int tlsplug_aio_read(tlsplug_aio *a, void *buf, size_t cap, uint32_t timeout_ms,
     int rc = usable_for_io(a);
     if (rc)
         return rc;
-    if (a->rd.active || a->undelivered[AIO_DONE_READ])
+    if (a->rd.active || a->done[AIO_DONE_READ - 1].queued)
         return TLSPLUG_E_BUSY;
     a->rd.active = 1;
     a->rd.buf = buf;
     a->rd.cap = cap;
     a->rd.cb = cb;
     a->rd.arg = arg;
-    start_timer(a, a->t_read, timeout_ms);
+    tlsplug__aio_deadline(a, AIO_T_READ, timeout_ms);
     kick(a);
     return TLSPLUG_OK;
 }
@@ -939,7 +1000,7 @@ static int write_slot_free(const tlsplug_aio *a)
     int rc = usable_for_io(a);
     if (rc)
         return rc;
-    if (a->wr.active || a->undelivered[AIO_DONE_WRITE])
+    if (a->wr.active || a->done[AIO_DONE_WRITE - 1].queued)
         return TLSPLUG_E_BUSY;
     return a->write_shut ? TLSPLUG_E_INVALID_ARGUMENT : TLSPLUG_OK;
 }
@@ -959,7 +1020,7 @@ int tlsplug_aio_write(tlsplug_aio *a, const void *buf, size_t len, uint32_t time
     a->wr.done = 0;
     a->wr.cb = cb;
     a->wr.arg = arg;
-    start_timer(a, a->t_write, timeout_ms);
+    tlsplug__aio_deadline(a, AIO_T_WRITE, timeout_ms);
     kick(a);
     return TLSPLUG_OK;
 }
@@ -979,7 +1040,7 @@ int tlsplug_aio_shutdown(tlsplug_aio *a, uint32_t timeout_ms, tlsplug_aio_cb cb,
     a->wr.len = a->wr.done = 0;
     a->wr.cb = cb;
     a->wr.arg = arg;
-    start_timer(a, a->t_write, timeout_ms);
+    tlsplug__aio_deadline(a, AIO_T_WRITE, timeout_ms);
     kick(a);
     return TLSPLUG_OK;
 }
@@ -1015,9 +1076,9 @@ int tlsplug__aio_begin_attach(tlsplug_aio *a, const tlsplug_attach_options *o)
         goto fail;
     }
     a->state = TLSPLUG_AIO_ATTACHING;
-    start_timer(a, a->t_op,
-                o->handshake_timeout_ms ? o->handshake_timeout_ms
-                                        : TLSPLUG_DEFAULT_HANDSHAKE_TIMEOUT);
+    tlsplug__aio_deadline(a, AIO_T_OP,
+                          o->handshake_timeout_ms ? o->handshake_timeout_ms
+                                                  : TLSPLUG_DEFAULT_HANDSHAKE_TIMEOUT);
     kick(a);
     return TLSPLUG_OK;
 fail:
@@ -1087,7 +1148,7 @@ int tlsplug_aio_detach(tlsplug_aio *a, uint32_t timeout_ms, tlsplug_aio_cb cb, v
     a->state = TLSPLUG_AIO_DETACHING;
     a->detach_sent = 0;
     a->detach_peer_closed = 0;
-    start_timer(a, a->t_op, timeout_ms ? timeout_ms : TLSPLUG_DEFAULT_DETACH_TIMEOUT);
+    tlsplug__aio_deadline(a, AIO_T_OP, timeout_ms ? timeout_ms : TLSPLUG_DEFAULT_DETACH_TIMEOUT);
     kick(a);
     return TLSPLUG_OK;
 }
@@ -1114,7 +1175,7 @@ static void close_common(tlsplug_aio *a, tlsplug_aio_cb cb, void *arg, int abort
     complete_op(a, &canceled);
     a->state = TLSPLUG_AIO_CLOSING;
     a->close_sent = 0;
-    a->r->ops->timer_start(a->r->self, a->t_op, TLSPLUG_DEFAULT_CLOSE_TIMEOUT);
+    tlsplug__aio_deadline(a, AIO_T_OP, TLSPLUG_DEFAULT_CLOSE_TIMEOUT);
     kick(a);
 }
 

@@ -9,29 +9,43 @@
 enum { AIO_DONE_READ = 1, AIO_DONE_WRITE, AIO_DONE_OP, AIO_DONE_CLOSE };
 enum { AIO_OP_ATTACH = 1, AIO_OP_DETACH, AIO_OP_CONNECT };
 
-#define AIO_QUEUE_MAX 6
-
-/* A queued callback.  Its error record (280 bytes) lives out of line and
- * only while queued: six of them in every aio were most of an idle
- * connection's own memory.  If that allocation fails, the class, code and
- * alert still travel inline and only the message is lost. */
+/* A completion waiting for dispatch.  At most one per kind can wait: a new
+ * read, write or operation is refused until the last one's callback ran, so
+ * the callback, its argument and the read buffer are still those in rd, wr,
+ * op and close_cb when it is delivered.  The error record (280 bytes) lives
+ * out of line and only while queued; if that allocation fails, the class,
+ * code and alert still travel inline and only the message is lost. */
 struct aio_completion {
-    int kind;
-    void *cb;
-    void *arg;
-    int has_err;
     struct tlsplug_error *err; /* owned; NULL: see cls/code/alert */
-    int cls, alert;
     long code;
-    void *buf;
     size_t n;
+    unsigned seq; /* delivery order */
+    int cls;
+    short alert;
+    unsigned char queued, has_err;
+};
+
+/* The deadlines sharing the aio's one timer (with the kick). */
+enum { AIO_T_READ, AIO_T_WRITE, AIO_T_OP, AIO_T_IDLE, AIO_T_COUNT };
+
+/* What a connect keeps for the attach that follows it. */
+struct aio_connect_attach {
+    tlsplug_attach_options o; /* server_name and initial_data point below */
+    char *name;
+    uint8_t *initial;
 };
 
 struct tlsplug_aio {
     tlsplug_reactor *r;
     int fd;
     tlsplug_watch *w;
-    tlsplug_timer *t_kick, *t_read, *t_write, *t_op;
+    /* One timer for the kick, the three timeouts and the idle release: a
+     * timer per purpose was four allocations per connection.  It is armed
+     * for the earliest of deadline[] (CLOCK_MONOTONIC ns, 0: none), or at
+     * once while kick_pending. */
+    tlsplug_timer *t;
+    uint64_t deadline[AIO_T_COUNT];
+    uint64_t armed_for; /* what t is armed for: 0 none, 1 the kick */
     int events; /* interest currently set on w */
     int want_read, want_write;
     tlsplug_aio_state state;
@@ -61,27 +75,22 @@ struct tlsplug_aio {
     } op;
     int connecting;
     int write_shut; /* half-closed: no more writes */
-    int connect_attach;                /* attach once connected          */
-    tlsplug_attach_options attach_opts; /* copy for connect's attach      */
-    char *attach_opts_name;
-    uint8_t *attach_initial;
+    struct aio_connect_attach *ca; /* attach once connected; owned */
     struct tlsplug_error *attach_err; /* allocated at failure: tlsplug__err_lazy */
     struct tlsplug_error *io_err;
     int detach_sent, detach_peer_closed, close_sent;
     int close_requested, close_cb_set;
     tlsplug_aio_cb close_cb;
     void *close_arg;
-    struct aio_completion q[AIO_QUEUE_MAX];
-    int q_head, q_len;
+    /* per kind; until its callback ran an operation still counts as pending */
+    struct aio_completion done[AIO_DONE_CLOSE]; /* [kind - 1] */
+    unsigned done_seq;
     int dispatching;
-    /* completions queued but not yet delivered, per kind: until its callback
-     * ran an operation still counts as pending */
-    int undelivered[AIO_DONE_CLOSE + 1];
     int repump; /* an API call from a callback wants the pump again */
-    /* t_kick also serves as the idle timer: buffers are given back once the
-     * connection has been quiet for a whole TLSPLUG_AIO_IDLE_RELEASE_MS. */
-    int kick_pending;  /* t_kick is armed as a kick (0 ms)                 */
-    int idle_armed;    /* t_kick is armed as the idle timer                */
+    /* Buffers are given back once the connection has been quiet for a whole
+     * TLSPLUG_AIO_IDLE_RELEASE_MS (deadline[AIO_T_IDLE]). */
+    int kick_pending;  /* the pump runs when t fires next (at once)        */
+    int idle_armed;    /* deadline[AIO_T_IDLE] is set                      */
     int idle_done;     /* buffers given back, nothing happened since       */
     unsigned activity; /* pumps that made progress                         */
     unsigned idle_mark; /* activity when the idle timer was armed          */
@@ -98,6 +107,8 @@ void tlsplug__aio_pump(tlsplug_aio *a);
 /* Pump on the next loop iteration. */
 void tlsplug__aio_kick_later(tlsplug_aio *a);
 void tlsplug__aio_dispatch(tlsplug_aio *a);
+/* Arms (ms) or clears (0 or TLSPLUG_TIMEOUT_NONE) one of the deadlines. */
+void tlsplug__aio_deadline(tlsplug_aio *a, int which, uint32_t ms);
 int tlsplug__aio_begin_attach(tlsplug_aio *a, const tlsplug_attach_options *o);
 void tlsplug__aio_fail_connect(tlsplug_aio *a, const struct tlsplug_error *e);
 void tlsplug__aio_finish_close(tlsplug_aio *a, int abort_conn);

@@ -27,22 +27,25 @@ static int set_nonblock(int fd)
     return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* Sets connect_attach first so destroy() releases exactly what was taken. */
+/* Sets a->ca first so destroy() releases exactly what was taken. */
 static int copy_attach(tlsplug_aio *a, const tlsplug_attach_options *o)
 {
-    a->attach_opts = *o;
-    a->attach_opts.server_name = NULL;
-    a->attach_opts.initial_data = NULL;
-    a->connect_attach = 1;
+    struct aio_connect_attach *ca = tlsplug__calloc(1, sizeof *ca);
+    if (!ca)
+        return TLSPLUG_E_NO_MEMORY;
+    a->ca = ca;
+    ca->o = *o;
+    ca->o.server_name = NULL;
+    ca->o.initial_data = NULL;
     if (o->ctx)
         tlsplug__ctx_ref(o->ctx); /* released when the aio is destroyed */
-    if (o->server_name && !(a->attach_opts_name = tlsplug__strdup(o->server_name)))
+    if (o->server_name && !(ca->name = tlsplug__strdup(o->server_name)))
         return TLSPLUG_E_NO_MEMORY;
-    a->attach_opts.server_name = a->attach_opts_name;
+    ca->o.server_name = ca->name;
     if (o->initial_len) {
-        if (!(a->attach_initial = tlsplug__memdup(o->initial_data, o->initial_len)))
+        if (!(ca->initial = tlsplug__memdup(o->initial_data, o->initial_len)))
             return TLSPLUG_E_NO_MEMORY;
-        a->attach_opts.initial_data = a->attach_initial;
+        ca->o.initial_data = ca->initial;
     }
     return TLSPLUG_OK;
 }
@@ -99,10 +102,9 @@ int tlsplug_aio_connect(tlsplug_aio **out, tlsplug_reactor *r, const char *host,
     a->op.kind = AIO_OP_CONNECT;
     a->op.cb = cb;
     a->op.arg = arg;
-    uint32_t ms = opts->connect_timeout_ms ? opts->connect_timeout_ms
-                                           : TLSPLUG_DEFAULT_CONNECT_TIMEOUT;
-    if (ms != TLSPLUG_TIMEOUT_NONE)
-        r->ops->timer_start(r->self, a->t_op, ms);
+    tlsplug__aio_deadline(a, AIO_T_OP,
+                          opts->connect_timeout_ms ? opts->connect_timeout_ms
+                                                   : TLSPLUG_DEFAULT_CONNECT_TIMEOUT);
     /* the connect timeout also covers the handshake of an attach that
      * follows; begin_attach re-arms it with the handshake timeout */
     tlsplug__aio_kick_later(a);

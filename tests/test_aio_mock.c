@@ -1487,6 +1487,46 @@ static void test_shutdown_after_write_timeout_completes(void **state)
     finish(f);
 }
 
+/* The read, write and operation deadlines share one timer: a deadline that
+ * ends early (the read gets data) neither fires nor takes the others along,
+ * and each of the rest fires in its own order, never before it is due. */
+static void test_timeouts_share_one_timer(void **state)
+{
+    struct fx *f = *state;
+    int peer;
+    tlsplug_aio *a = secure_client_raw_peer(f, &peer);
+    const size_t len = 4u << 20;
+    uint8_t *big = calloc(1, len);
+    assert_non_null(big);
+    uint64_t t0 = now_ms();
+    struct rec w = {0};
+    /* the peer never reads: the write can only end by its timeout */
+    assert_int_equal(CALL(tlsplug_aio_write(a, big, len, 600, op_cb, &w)), 0);
+    struct reader *r1 = reader_new(64, 64);
+    assert_int_equal(reader_start(a, r1, 150), 0);
+    raw_write_record(peer, MOCK_REC_APPDATA, "ok", 2);
+    RUN_UNTIL(f, r1->r.calls == 1);
+    assert_int_equal(r1->r.cls, 0);
+    assert_int_equal(r1->last_n, 2);
+    struct reader *r2 = reader_new(64, 64);
+    assert_int_equal(reader_start(a, r2, 300), 0);
+    RUN_UNTIL(f, r2->r.calls == 1 && w.calls == 1);
+    assert_int_equal(r2->r.cls, TLSPLUG_E_TIMEOUT);
+    assert_int_equal(w.cls, TLSPLUG_E_TIMEOUT);
+    assert_true(r2->r.seq < w.seq);
+    assert_true(now_ms() - t0 >= 600);
+    run_for(f, 200); /* the first read's deadline has passed: nothing fires */
+    assert_int_equal(r1->r.calls, 1);
+    struct rec c = {0};
+    CALLV(tlsplug_aio_abort(a, op_cb, &c));
+    RUN_UNTIL(f, c.calls == 1);
+    close(peer);
+    reader_free(r1);
+    reader_free(r2);
+    free(big);
+    finish(f);
+}
+
 /* Close from inside the attach callback (success, then failure). */
 static void attach_then_close_cb(tlsplug_aio *aio, const tlsplug_error *err, void *arg)
 {
@@ -2295,6 +2335,7 @@ int main(int argc, char **argv)
         T(test_close_from_secure_read_callback),
         T(test_close_with_backlog_ends_with_close_notify),
         T(test_shutdown_after_write_timeout_completes),
+        T(test_timeouts_share_one_timer),
         T(test_close_from_attach_callback),
         T(test_close_from_failed_attach_callback),
         T(test_close_during_attaching_cancels),
