@@ -75,7 +75,7 @@ static void schedule(tlsplug_aio *a)
     uint64_t now = now_ns();
     /* rounded up: a timer may not fire before its deadline is due */
     uint64_t ms = next > now ? (next - now + 999999) / 1000000 : 0;
-    a->r->ops->timer_start(a->r->self, a->t, ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms);
+    a->r->ops->timer_start(a->r->self, a->t, ms);
     a->armed_for = next;
 }
 
