@@ -1527,6 +1527,40 @@ static void test_timeouts_share_one_timer(void **state)
     finish(f);
 }
 
+/* A secure connection that stays quiet gives its library's buffers back
+ * once (tlsplug_aio's idle release, aio.h), not before a whole
+ * TLSPLUG_AIO_IDLE_RELEASE_MS; traffic makes it wait a new period. */
+static void test_idle_release_after_quiet_period(void **state)
+{
+    struct fx *f = *state;
+    int peer;
+    tlsplug_aio *a = secure_client_raw_peer(f, &peer);
+    int base = mock_calls.idle;
+    uint64_t t0 = now_ms();
+    struct reader *r1 = reader_new(64, 64);
+    assert_int_equal(reader_start(a, r1, 0), 0); /* waits for the peer: quiet */
+    RUN_UNTIL(f, mock_calls.idle == base + 1);
+    assert_true(now_ms() - t0 >= 1000);
+    run_for(f, 100);
+    assert_int_equal(mock_calls.idle, base + 1); /* once per quiet spell */
+    raw_write_record(peer, MOCK_REC_APPDATA, "hi", 2);
+    RUN_UNTIL(f, r1->r.calls == 1);
+    assert_int_equal(r1->r.cls, 0);
+    uint64_t t1 = now_ms();
+    struct reader *r2 = reader_new(64, 64);
+    assert_int_equal(reader_start(a, r2, 0), 0);
+    RUN_UNTIL(f, mock_calls.idle == base + 2);
+    assert_true(now_ms() - t1 >= 1000);
+    struct rec c = {0};
+    CALLV(tlsplug_aio_abort(a, op_cb, &c));
+    RUN_UNTIL(f, c.calls == 1 && r2->r.calls == 1);
+    assert_int_equal(r2->r.cls, TLSPLUG_E_CANCELED);
+    close(peer);
+    reader_free(r1);
+    reader_free(r2);
+    finish(f);
+}
+
 /* Close from inside the attach callback (success, then failure). */
 static void attach_then_close_cb(tlsplug_aio *aio, const tlsplug_error *err, void *arg)
 {
@@ -2336,6 +2370,7 @@ int main(int argc, char **argv)
         T(test_close_with_backlog_ends_with_close_notify),
         T(test_shutdown_after_write_timeout_completes),
         T(test_timeouts_share_one_timer),
+        T(test_idle_release_after_quiet_period),
         T(test_close_from_attach_callback),
         T(test_close_from_failed_attach_callback),
         T(test_close_during_attaching_cancels),
