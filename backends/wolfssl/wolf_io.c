@@ -1,7 +1,6 @@
 /* The transport between wolfSSL and core's buffers, and what the backend
  * learns on the way: the server's first record (ClientHello facts wolfSSL
  * mishandles) and plaintext alerts wolfSSL cannot parse. */
-#include <stdio.h>
 #include <string.h>
 
 #include "backends/wolfssl/wolfssl_int.h"
@@ -129,12 +128,28 @@ static int first_oom(struct wsess *s)
     return WOLFSSL_CBIO_ERR_GENERAL;
 }
 
+/* Room for total bytes in s->first; the caller then raises first_need to
+ * total.  A live buffer is never smaller than FIRST_ROOM or first_need, so
+ * most first flights fit in the first allocation and are not copied again
+ * as they grow. */
+#define FIRST_ROOM 512
+static int first_room(struct wsess *s, size_t total)
+{
+    size_t room = !s->first ? 0 : s->first_need > FIRST_ROOM ? s->first_need : FIRST_ROOM;
+    if (total <= room)
+        return 0;
+    uint8_t *p = tlsplug__realloc(s->first, total > FIRST_ROOM ? total : FIRST_ROOM);
+    if (!p)
+        return -1;
+    s->first = p;
+    return 0;
+}
+
 /* Collect the server's first record; 0 once it is whole (or not a hello). */
 static int collect_first(struct wsess *s)
 {
     if (!s->first) {
-        s->first = tlsplug__malloc(5);
-        if (!s->first)
+        if (first_room(s, 5))
             return first_oom(s);
         s->first_need = 5;
     }
@@ -149,10 +164,8 @@ static int collect_first(struct wsess *s)
             size_t len = (size_t)s->first[3] << 8 | s->first[4];
             if (s->first[0] != 22 || len > 16384 + 2048)
                 break; /* not a handshake record: wolfSSL will say so */
-            uint8_t *p = tlsplug__realloc(s->first, 5 + len);
-            if (!p)
+            if (first_room(s, 5 + len))
                 return first_oom(s);
-            s->first = p;
             s->first_need = 5 + len;
         }
     }
@@ -219,9 +232,7 @@ static void server_hello_policy(struct wsess *s)
     }
     /* Server preference (wolfSSL takes the client's first): leave this
      * connection only the group we pick; the context is not touched. */
-    char name[16];
-    snprintf(name, sizeof name, "%s", tlsplug__wolf_group_name(chosen));
-    wolfSSL_set1_curves_list(s->ssl, name);
+    wolfSSL_set1_curves_list(s->ssl, tlsplug__wolf_group_name(chosen));
     s->tls12_group = chosen;
 }
 
@@ -268,12 +279,10 @@ int tlsplug__wolf_ticket12_withdraw(struct wsess *s)
 static int hold(struct wsess *s, size_t total)
 {
     if (total > s->first_need) {
-        uint8_t *p = tlsplug__realloc(s->first, total);
-        if (!p) {
+        if (first_room(s, total)) {
             tlsplug__io_oom(s->conn, "the server's first records");
             return WOLFSSL_CBIO_ERR_GENERAL;
         }
-        s->first = p;
         s->first_need = total;
     }
     while (s->first_have < total) {

@@ -339,6 +339,9 @@ static int wolf_ctx_new(const tlsplug_config *cfg, tlsplug_side side, void **bct
     wc->ctx = ctx;
     wc->cfg = cfg;
     wc->side = side;
+    /* Without it (OOM) a session offered is decoded every time. */
+    if (side != TLSPLUG_SIDE_SERVER)
+        wc->resume = tlsplug__wolf_resume_new();
 
     int r = set_versions(ctx, cfg, err);
     if (r == TLSPLUG_OK)
@@ -365,6 +368,7 @@ static int wolf_ctx_new(const tlsplug_config *cfg, tlsplug_side side, void **bct
     }
     wolfSSL_CTX_free(ctx);
     tlsplug__wolf_cache_free(wc->cache);
+    tlsplug__wolf_resume_free(wc->resume);
     tlsplug__free(wc);
     return r;
 }
@@ -382,6 +386,8 @@ static int wolf_ctx_adopt(void *native, tlsplug_side side, const char *priority,
     wc->cfg = cfg;
     wc->side = side;
     wc->adopted = 1;
+    if (side != TLSPLUG_SIDE_SERVER)
+        wc->resume = tlsplug__wolf_resume_new();
     *bctx = wc;
     return TLSPLUG_OK;
 }
@@ -393,6 +399,7 @@ static void wolf_ctx_free(void *bctx)
         return;
     wolfSSL_CTX_free(wc->ctx);
     tlsplug__wolf_cache_free(wc->cache);
+    tlsplug__wolf_resume_free(wc->resume);
     tlsplug__free(wc);
 }
 
@@ -509,6 +516,8 @@ static void wolf_sess_free(void *bsess)
         return;
     if (s->ssl)
         wolfSSL_free(s->ssl);
+    /* Only now is nothing left that could change the session kept. */
+    tlsplug__wolf_resume_release(s->wc->resume, s);
     tlsplug__free(s->alpn_csv);
     tlsplug__free(s->sni);
     tlsplug__free(s->ip_name);
@@ -554,8 +563,11 @@ static int apply_client_params(struct wsess *s, const tlsplug_sess_params *p,
     }
     if (p->verify_name) {
         /* An adopted context has no tlsplug verify callback to do the strict
-         * IP check in: wolfSSL's own check is all there is. */
-        if (tlsplug__is_ip_literal(p->verify_name) && !s->wc->adopted) {
+         * IP check in: wolfSSL's own check is all there is.  The name sent
+         * as SNI is never an IP literal (core's promise), so the usual case
+         * of checking that name needs no parse. */
+        int is_sni = p->sni && strcmp(p->verify_name, p->sni) == 0;
+        if (!is_sni && tlsplug__is_ip_literal(p->verify_name) && !s->wc->adopted) {
             s->ip_name = tlsplug__strdup(p->verify_name);
             if (!s->ip_name)
                 return tlsplug__err_set(err, TLSPLUG_E_NO_MEMORY, 0, "out of memory");
@@ -577,8 +589,10 @@ static int apply_client_params(struct wsess *s, const tlsplug_sess_params *p,
         (p->session[2] << 8 | p->session[3]) == s->wc->cfg->max_version) {
         s->session_group = (uint16_t)(p->session[4] << 8 | p->session[5]);
         const unsigned char *q = p->session + SESSION_HEADER;
-        WOLFSSL_SESSION *sess =
-            wolfSSL_d2i_SSL_SESSION(NULL, &q, (long)(p->session_len - SESSION_HEADER));
+        long der_len = (long)(p->session_len - SESSION_HEADER);
+        WOLFSSL_SESSION *sess = tlsplug__wolf_resume_find(s->wc->resume, q, (size_t)der_len);
+        if (!sess)
+            sess = wolfSSL_d2i_SSL_SESSION(NULL, &q, der_len);
         /* A stale or foreign session just means a full handshake. */
         if (sess) {
             /* See tlsplug__wolf_ticket12_withdraw. */
@@ -976,7 +990,10 @@ static int wolf_session_save(void *bsess, uint8_t **data, size_t *len)
             }
         }
     }
-    wolfSSL_SESSION_free(sess);
+    if (rc == TLSPLUG_OK)
+        tlsplug__wolf_resume_keep(s->wc->resume, s, sess); /* takes the reference */
+    else
+        wolfSSL_SESSION_free(sess);
     return rc;
 }
 

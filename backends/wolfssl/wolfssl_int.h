@@ -14,6 +14,7 @@ struct wctx {
     int adopted;
     uint16_t cert_group; /* IANA group of our ECDSA certificate, 0 if none */
     struct wolf_cache *cache; /* server TLS 1.2 session cache, or NULL */
+    struct wolf_resume *resume; /* client: the last saved session, or NULL */
 };
 
 /* What the server learns from the first ClientHello record before wolfSSL
@@ -104,6 +105,23 @@ void tlsplug__wolf_plain_alert_send(struct wsess *s, int description);
  * wolfSSL's process-wide one.  NULL on OOM. */
 struct wolf_cache *tlsplug__wolf_cache_new(WOLFSSL_CTX *ctx);
 void tlsplug__wolf_cache_free(struct wolf_cache *c);
+
+/* ---- wolf_resume.c ------------------------------------------------------ */
+
+/* The client's last saved session, kept to offer again without decoding.
+ * NULL on OOM (every call then does nothing). */
+struct wolf_resume *tlsplug__wolf_resume_new(void);
+void tlsplug__wolf_resume_free(struct wolf_resume *r);
+/* Keep sess, the session of owner just saved, taking the caller's
+ * reference; it is not offered while owner's WOLFSSL lives. */
+void tlsplug__wolf_resume_keep(struct wolf_resume *r, const struct wsess *owner,
+                               WOLFSSL_SESSION *sess);
+/* owner's WOLFSSL is gone. */
+void tlsplug__wolf_resume_release(struct wolf_resume *r, const struct wsess *owner);
+/* A reference to the kept session if it serialises (i2d) to der now,
+ * else NULL. */
+WOLFSSL_SESSION *tlsplug__wolf_resume_find(struct wolf_resume *r, const uint8_t *der,
+                                           size_t len);
 
 /* ---- wolf_errors.c ------------------------------------------------------ */
 
