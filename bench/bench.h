@@ -125,6 +125,8 @@ typedef struct bench_opts {
     const char *pki;
     unsigned groups;   /* BG_* bits to run                                   */
     int verbose;
+    const char *self_exe; /* this program, for the callgrind run's client     */
+    int cg_conns;         /* --conns under --callgrind (0: its own default)    */
 } bench_opts;
 
 #define BG_BULK 1u
@@ -155,6 +157,14 @@ void bench_many_run(const bench_opts *o, tlsplug_impl impl);
 /* Callgrind child: every in-memory case once, each measured call inside
  * tlsplug_bench_cg_region; prints "CASE backend|metric|side|ops" lines. */
 void bench_mem_callgrind(const bench_opts *o, tlsplug_impl impl);
+/* The same for the loopback echo (both ends in the region) and for a
+ * reduced many-connections case (the server only; the client is exec'd
+ * outside valgrind). */
+void bench_net_callgrind(const bench_opts *o, tlsplug_impl impl);
+void bench_many_callgrind(const bench_opts *o, tlsplug_impl impl);
+/* The many-connections client as a process of its own: argv is
+ * {exe, "--many-client", fd, n, impl, pki, echo_s, pace_ms}. */
+int bench_many_client_main(int argc, char **argv);
 /* The function whose calls callgrind collects (--toggle-collect). */
 void tlsplug_bench_cg_region(int (*fn)(void *), void *arg, int *rc);
 

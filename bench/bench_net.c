@@ -2,7 +2,9 @@
  * aios on the built-in loop against the library driven on a plain epoll loop
  * of our own.  Two patterns: small-message round trips (64 bytes, one in
  * flight) and throughput (the client streams 16 KiB writes and counts the
- * bytes echoed back).  The system calls made in the window are counted. */
+ * bytes echoed back).  The system calls made in the window are counted.
+ * Under --callgrind the same traffic runs for a fixed number of operations
+ * instead of a time, inside tlsplug_bench_cg_region. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -32,6 +34,14 @@ typedef struct echo_out {
     double copies;   /* bytes memcpy'd per byte echoed (M_TPUT)    */
     double kind[BENCH_SC_KINDS]; /* syscalls by kind, same unit     */
 } echo_out;
+
+/* Callgrind: warm operations first (first-use allocations), then ops
+ * operations inside the region.  An operation is a round trip (M_RT) or a
+ * 16 KiB chunk echoed (M_TPUT). */
+typedef struct echo_cg {
+    unsigned long long warm, ops;
+    int ran, ok;
+} echo_cg;
 
 static void out_nan(echo_out *r)
 {
@@ -74,9 +84,11 @@ typedef struct techo {
     tlsplug_loop *loop;
     tlsplug_listener *l;
     tlsplug_aio *c, *s;
-    int mode, stop, failed, c_ready, c_writing;
+    int mode, stop, failed, c_ready, c_writing, c_reading;
     size_t acc;
     unsigned long long rts, rbytes, sent;
+    unsigned long long limit; /* operations to stop at; 0: until end */
+    double end;
     unsigned char *cw, *cr, *sb;
 } techo;
 
@@ -129,7 +141,8 @@ static void t_c_wrote(tlsplug_aio *a, const tlsplug_error *err, void *arg);
 /* Throughput: another chunk while the window has room. */
 static void t_c_more(techo *x, tlsplug_aio *a)
 {
-    if (x->mode != M_TPUT || x->stop || x->c_writing || x->sent - x->rbytes + CHUNK > WINDOW)
+    if (x->mode != M_TPUT || x->stop || x->c_writing || x->sent - x->rbytes + CHUNK > WINDOW ||
+        (x->limit && x->sent + CHUNK > x->limit * CHUNK))
         return;
     x->c_writing = 1;
     x->sent += CHUNK;
@@ -160,7 +173,8 @@ static void t_c_read(tlsplug_aio *a, const tlsplug_error *err, void *buf, size_t
         if (x->acc >= SMALL) {
             x->acc -= SMALL;
             x->rts++;
-            if (!x->stop && tlsplug_aio_write(a, x->cw, SMALL, 0, t_c_wrote, x))
+            if (!x->stop && !(x->limit && x->rts >= x->limit) &&
+                tlsplug_aio_write(a, x->cw, SMALL, 0, t_c_wrote, x))
                 t_fail(x, "client write", NULL);
         }
     } else {
@@ -182,7 +196,34 @@ static void t_connected(tlsplug_aio *a, const tlsplug_error *err, void *arg)
     x->c_ready = 1;
 }
 
-static void tl_echo(const bench_opts *o, tlsplug_impl impl, int version, int mode, echo_out *r)
+static int t_done(const techo *x)
+{
+    return x->limit && (x->mode == M_RT ? x->rts >= x->limit : x->rbytes >= x->limit * CHUNK);
+}
+
+/* The client's traffic until the limit or the end time: the measured part. */
+static int t_phase(void *p)
+{
+    techo *x = p;
+    if (!x->c_reading) {
+        x->c_reading = 1;
+        if (tlsplug_aio_read(x->c, x->cr, CHUNK, 0, t_c_read, x))
+            return -1;
+    }
+    if (x->mode == M_RT) {
+        if (tlsplug_aio_write(x->c, x->cw, SMALL, 0, t_c_wrote, x))
+            return -1;
+    } else {
+        t_c_more(x, x->c);
+    }
+    while (!x->failed && !t_done(x) && bench_now() < x->end)
+        tlsplug_loop_run_once(x->loop, 100);
+    return x->failed || (x->limit && !t_done(x)) ? -1 : 0;
+}
+
+/* cg: NULL for the timed run. */
+static void tl_echo(const bench_opts *o, tlsplug_impl impl, int version, int mode, echo_out *r,
+                    echo_cg *cg)
 {
     out_nan(r);
     techo x;
@@ -216,22 +257,25 @@ static void tl_echo(const bench_opts *o, tlsplug_impl impl, int version, int mod
     if (!(x.c_ready && x.s) || x.failed)
         goto out;
 
-    sys_snap s0 = snap();
-    double t0 = bench_now(), end = t0 + o->echo_s;
-    if (tlsplug_aio_read(x.c, x.cr, CHUNK, 0, t_c_read, &x))
-        goto out;
-    if (mode == M_RT) {
-        if (tlsplug_aio_write(x.c, x.cw, SMALL, 0, t_c_wrote, &x))
+    if (cg) {
+        x.end = bench_now() + 60;
+        x.limit = cg->warm;
+        if (t_phase(&x))
             goto out;
-    } else {
-        t_c_more(&x, x.c);
+        x.limit = cg->warm + cg->ops;
+        int rc = -1;
+        tlsplug_bench_cg_region(t_phase, &x, &rc);
+        cg->ran = 1;
+        cg->ok = rc == 0;
+        goto out;
     }
-    double t;
-    while ((t = bench_now()) < end && !x.failed)
-        tlsplug_loop_run_once(x.loop, 100);
-    if (!x.failed)
+    sys_snap s0 = snap();
+    double t0 = bench_now();
+    x.end = t0 + o->echo_s;
+    int prc = t_phase(&x);
+    double t = bench_now();
+    if (!prc)
         finish(r, mode, s0, t0, t, x.rts, x.rbytes);
-    x.stop = 1;
 out:
     x.stop = 1;
     if (x.c)
@@ -268,6 +312,8 @@ typedef struct necho {
     int ep, mode, stop, failed;
     size_t acc;
     unsigned long long rts, rbytes, sent;
+    unsigned long long limit; /* operations to stop at; 0: until end */
+    double end;
     nend c, s;
     unsigned char *cw;
 } necho;
@@ -313,6 +359,8 @@ static void n_next_message(necho *x, nend *e)
 {
     if (!e->client || e->out_len || x->stop || !x->cw || (x->mode == M_RT && e->inflight) ||
         (x->mode == M_TPUT && x->sent - x->rbytes + CHUNK > WINDOW))
+        return;
+    if (x->limit && (x->mode == M_RT ? x->rts >= x->limit : x->sent + CHUNK > x->limit * CHUNK))
         return;
     e->out = x->cw;
     e->out_off = 0;
@@ -425,8 +473,23 @@ static int n_both_ready(necho *x)
     return x->c.hs && x->s.hs;
 }
 
+static int n_done(necho *x)
+{
+    return x->limit && (x->mode == M_RT ? x->rts >= x->limit : x->rbytes >= x->limit * CHUNK);
+}
+
+/* The client's traffic until the limit or the end time: the measured part. */
+static int n_phase(void *p)
+{
+    necho *x = p;
+    n_pump(x, &x->c);
+    n_run(x, x->end, n_done);
+    return x->failed || (x->limit && !n_done(x)) ? -1 : 0;
+}
+
+/* cg: NULL for the timed run. */
 static void native_echo(const bench_opts *o, const bench_native *nat, int version, int mode,
-                        echo_out *r)
+                        echo_out *r, echo_cg *cg)
 {
     out_nan(r);
     necho x;
@@ -463,15 +526,26 @@ static void native_echo(const bench_opts *o, const bench_native *nat, int versio
     if (!n_both_ready(&x) || x.failed)
         goto out;
 
+    x.cw = cw; /* from now on the client sends */
+    if (cg) {
+        x.end = bench_now() + 60;
+        x.limit = cg->warm;
+        if (n_phase(&x))
+            goto out;
+        x.limit = cg->warm + cg->ops;
+        int rc = -1;
+        tlsplug_bench_cg_region(n_phase, &x, &rc);
+        cg->ran = 1;
+        cg->ok = rc == 0;
+        goto out;
+    }
     sys_snap s0 = snap();
     double t0 = bench_now();
-    x.cw = cw; /* from now on the client sends */
-    n_pump(&x, &x.c);
-    n_run(&x, t0 + o->echo_s, NULL);
+    x.end = t0 + o->echo_s;
+    int prc = n_phase(&x);
     double t = bench_now();
-    if (!x.failed)
+    if (!prc)
         finish(r, mode, s0, t0, t, x.rts, x.rbytes);
-    x.stop = 1;
 out:
     x.stop = 1;
     if (x.c.conn)
@@ -511,11 +585,11 @@ void bench_net_run(const bench_opts *o, tlsplug_impl impl)
         for (int i = 0; i < runs; i++) {
             echo_out t, n;
             if (i % 2 == 0) {
-                tl_echo(o, impl, version, mode, &t);
-                native_echo(o, nat, version, mode, &n);
+                tl_echo(o, impl, version, mode, &t, NULL);
+                native_echo(o, nat, version, mode, &n, NULL);
             } else {
-                native_echo(o, nat, version, mode, &n);
-                tl_echo(o, impl, version, mode, &t);
+                native_echo(o, nat, version, mode, &n, NULL);
+                tl_echo(o, impl, version, mode, &t, NULL);
             }
             tr[i] = t.rate, nr[i] = n.rate, ts[i] = t.syscalls, ns[i] = n.syscalls;
             tc[i] = t.copies, nc[i] = n.copies;
@@ -554,6 +628,38 @@ void bench_net_run(const bench_opts *o, tlsplug_impl impl)
                            "record per send and per receive)",
                            b, a, n);
             }
+        }
+    }
+}
+
+/* Callgrind child: both echo patterns once per side, a fixed number of
+ * operations each (both ends run in this thread, so both are counted, as
+ * both are timed in the timed run). */
+void bench_net_callgrind(const bench_opts *o, tlsplug_impl impl)
+{
+    const bench_native *nat = bench_native_for(impl);
+    if (!nat)
+        return;
+    const char *b = tlsplug_impl_name(impl);
+    int version = (tlsplug_impl_caps(impl) & TLSPLUG_CAP_TLS13) ? TLSPLUG_TLS1_3 : TLSPLUG_TLS1_2;
+    int vv = version == TLSPLUG_TLS1_3 ? 3 : 2;
+    for (int mode = M_RT; mode <= M_TPUT; mode++) {
+        char metric[96];
+        if (mode == M_RT)
+            snprintf(metric, sizeof metric, "echo round trip 64B TLS1.%d both ends", vv);
+        else
+            snprintf(metric, sizeof metric, "echo 16KiB echoed TLS1.%d both ends", vv);
+        for (int side = 0; side < 2; side++) {
+            echo_cg cg = {.warm = mode == M_RT ? 50 : 8};
+            cg.ops = mode == M_RT ? (o->quick ? 300 : 3000) : (o->quick ? 30 : 300);
+            echo_out r;
+            if (side)
+                native_echo(o, nat, version, mode, &r, &cg);
+            else
+                tl_echo(o, impl, version, mode, &r, &cg);
+            printf("CASE %s|%s|%s|%llu|%d|%d\n", b, metric, side ? "native" : "tlsplug", cg.ops,
+                   cg.ran, cg.ok);
+            fflush(stdout);
         }
     }
 }

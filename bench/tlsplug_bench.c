@@ -1,7 +1,7 @@
 /* tlsplug-bench: for every built backend, tlsplug against the same library
  * driven natively, in the same run; prints a table (or --json) of medians
- * and ratios.  --callgrind reruns the in-memory cases under valgrind and
- * prints instruction counts instead.  See docs/performance.md. */
+ * and ratios.  --callgrind reruns the in-memory and socket cases under
+ * valgrind and prints instruction counts instead.  See docs/performance.md. */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -29,7 +29,7 @@ typedef struct result {
 
 static result results[1024];
 static int nresults;
-static char notes[256][320];
+static char notes[256][512];
 static int nnotes;
 static int json_out, verbose;
 static double t_start;
@@ -271,7 +271,7 @@ static int run_callgrind(int argc, char **argv)
     struct {
         char backend[16], metric[96];
         double tl, nat;
-    } rows[64];
+    } rows[128];
     int nrows = 0;
     while (in && fgets(line, sizeof line, in)) {
         char b[16], metric[96], side[16];
@@ -290,13 +290,13 @@ static int run_callgrind(int argc, char **argv)
         for (k = 0; k < nrows; k++)
             if (!strcmp(rows[k].backend, b) && !strcmp(rows[k].metric, metric))
                 break;
-        if (k == nrows && nrows < 64) {
+        if (k == nrows && nrows < 128) {
             snprintf(rows[k].backend, sizeof rows[k].backend, "%s", b);
             snprintf(rows[k].metric, sizeof rows[k].metric, "%s", metric);
             rows[k].tl = rows[k].nat = NAN;
             nrows++;
         }
-        if (k < 64) {
+        if (k < 128) {
             if (!strcmp(side, "native"))
                 rows[k].nat = per;
             else
@@ -318,7 +318,8 @@ static int run_callgrind(int argc, char **argv)
     }
     for (int k = 0; k < nrows; k++) {
         char m[96];
-        /* per operation: one 16 KiB record, or one whole handshake */
+        /* per operation: one 16 KiB record, one whole handshake, one echo
+         * round trip or 16 KiB echoed, one connection established */
         snprintf(m, sizeof m, "instructions per op: %.70s", rows[k].metric);
         char *u = strstr(m, " (");
         if (u)
@@ -338,8 +339,9 @@ static void usage(FILE *f)
           "  GROUPS: comma list of bulk,handshake,resume,memory,echo,many (default: all)\n"
           "  --quick      CI smoke: seconds, not minutes (no speed assertions anywhere)\n"
           "  --json       print a JSON array of {backend, metric, tlsplug, native, ratio}\n"
-          "  --callgrind  instruction counts per operation of the in-memory cases under\n"
-          "               valgrind --tool=callgrind (noise-free second measure)\n",
+          "  --callgrind  instruction counts per operation under valgrind --tool=callgrind\n"
+          "               (noise-free second measure): the in-memory cases, the echo\n"
+          "               (both ends) and a reduced many-connections case (the server)\n",
           f);
 }
 
@@ -371,6 +373,8 @@ static unsigned parse_groups(const char *s)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "--many-client"))
+        return bench_many_client_main(argc, argv);
     /* before any other tlsplug call: tlsplug's own share of the heap */
     bench_count_install_tlsplug_allocator();
     signal(SIGPIPE, SIG_IGN); /* natives write to sockets without MSG_NOSIGNAL */
@@ -462,8 +466,15 @@ int main(int argc, char **argv)
     }
 
     if (cg_child) {
-        for (size_t i = 0; i < nsel; i++)
+        o.self_exe = argv[0]; /* the absolute path run_callgrind gave valgrind */
+        o.cg_conns = conns;
+        for (size_t i = 0; i < nsel; i++) {
             bench_mem_callgrind(&o, sel[i]);
+            if (o.groups & BG_ECHO)
+                bench_net_callgrind(&o, sel[i]);
+            if (o.groups & BG_MANY)
+                bench_many_callgrind(&o, sel[i]);
+        }
         return 0;
     }
 
