@@ -8,9 +8,7 @@
 
 #include "core/internal.h"
 
-/* Big enough for one maximal TLS 1.2 record (2^14 + 2048 + 5) so a record
- * leaves in one send and arrives in one read. */
-#define BUF_CAP (16384 + 2048 + 5 + 59)
+#define BUF_CAP TLSPLUG_RECBUF_CAP
 
 typedef struct tlsplug_buf {
     uint8_t *p;
@@ -37,6 +35,7 @@ struct tlsplug_conn {
      * re-reads on every wake-up; a library's failing read costs thousands of
      * instructions (OpenSSL about 2,000). */
     int starved;
+    int out_blocked; /* the send buffer refused bytes since the last ack */
     /* Ciphertext the caller lends for one step (tlsplug_conn_recv_lend):
      * read after the receive buffer, never copied into it. */
     const uint8_t *lend_p;
@@ -57,7 +56,7 @@ static struct tlsplug_error *err_rec(tlsplug_conn *c)
 
 static int buf_reserve(tlsplug_buf *b)
 {
-    if (!b->p && !(b->p = tlsplug__malloc(BUF_CAP)))
+    if (!b->p && !(b->p = tlsplug__recbuf_get()))
         return TLSPLUG_E_NO_MEMORY;
     return TLSPLUG_OK;
 }
@@ -85,7 +84,7 @@ static void buf_consume(tlsplug_buf *b, size_t n)
 static void buf_release_if_empty(tlsplug_buf *b)
 {
     if (b->p && b->len == 0) {
-        tlsplug__free(b->p);
+        tlsplug__recbuf_put(b->p);
         b->p = NULL;
         b->off = 0;
     }
@@ -192,6 +191,7 @@ int tlsplug_conn_new(tlsplug_conn **out, tlsplug_ctx *ctx, const tlsplug_conn_op
     }
     tlsplug__free(name);
     tlsplug__ctx_ref(ctx);
+    tlsplug__recbuf_users(1);
     *out = c;
     return TLSPLUG_OK;
 fail:
@@ -221,8 +221,9 @@ void tlsplug_conn_free(tlsplug_conn *c)
      * one to offer next time. */
     save_session(c);
     c->be->sess_free(c->bs);
-    tlsplug__free(c->in.p);
-    tlsplug__free(c->out.p);
+    tlsplug__recbuf_put(c->in.p);
+    tlsplug__recbuf_put(c->out.p);
+    tlsplug__recbuf_users(-1);
     tlsplug__free(c->session_name);
     tlsplug__free(c->err);
     tlsplug_ctx *ctx = c->ctx;
@@ -346,8 +347,10 @@ void tlsplug_conn_send_ack(tlsplug_conn *c, size_t n)
     if (!c)
         return;
     buf_consume(&c->out, n < c->out.len ? n : c->out.len);
-    if (n) /* a backend may hold output of its own that now fits */
+    if (n && c->out_blocked) { /* the backend holds output that now fits */
+        c->out_blocked = 0;
         c->starved = 0;
+    }
 }
 
 size_t tlsplug_conn_drain(tlsplug_conn *c, void *out, size_t cap)
@@ -420,6 +423,8 @@ int tlsplug__io_send(tlsplug_conn *c, const void *buf, size_t len, size_t *n)
         return TLSPLUG_E_NO_MEMORY;
     }
     size_t space = buf_space(&c->out);
+    if (space < len)
+        c->out_blocked = 1;
     if (!space)
         return TLSPLUG_WANT_WRITE;
     size_t k = len < space ? len : space;
@@ -553,7 +558,13 @@ static int handshake_step(tlsplug_conn *c)
         return c->failed;
     if (c->established)
         return TLSPLUG_OK;
+    /* as in read_step: an event loop steps the handshake on every wake-up,
+     * and a library's handshake call that finds nothing new is not cheap
+     * (GnuTLS hashes the transcript again: ~80,000 instructions) */
+    if (c->starved)
+        return TLSPLUG_WANT_READ;
     int rc = normalise(c, c->be->handshake(c->bs));
+    c->starved = rc == TLSPLUG_WANT_READ && !c->in_eof && tlsplug__io_buffered(c) == 0;
     if (rc == TLSPLUG_E_CLOSED) {
         /* close_notify during the handshake is an aborted handshake */
         c->failed = tlsplug__err_set(err_rec(c), TLSPLUG_E_TRUNCATED, 0,

@@ -51,6 +51,14 @@ void tlsplug__ctx_session_put(tlsplug_ctx *ctx, const char *name, uint8_t *data,
 /* 0 if name is a usable server name or IP literal, else fills why. */
 int tlsplug__check_server_name(const char *name, char *why, size_t whylen);
 
+/* bufcache.c: record-sized ciphertext buffers, with a few spares kept
+ * while any connection lives.  Big enough for one maximal TLS 1.2 record
+ * (2^14 + 2048 + 5) so a record leaves in one send and arrives in one read. */
+#define TLSPLUG_RECBUF_CAP (16384 + 2048 + 5 + 59)
+void *tlsplug__recbuf_get(void); /* NULL: out of memory */
+void tlsplug__recbuf_put(void *p);
+void tlsplug__recbuf_users(int delta); /* +1 per connection made, -1 freed */
+
 /* Engine internals used by aio. */
 /* No operation pending: drops the empty buffers and lets the backend
  * release its own even before the first read (tlsplug_conn_idle is the

@@ -114,8 +114,10 @@ int tlsplug_aio_connect(tlsplug_aio **out, tlsplug_reactor *r, const char *host,
 
 /* ---- listener ------------------------------------------------------------ */
 
+/* Doubly linked: with hundreds of handshakes in flight, finding an entry
+ * to unlink was a list walk per accepted connection. */
 struct pending_accept {
-    struct pending_accept *next;
+    struct pending_accept *next, *prev;
     tlsplug_aio *aio;
     tlsplug_listener *l;
 };
@@ -136,11 +138,13 @@ struct tlsplug_listener {
 
 static void unlink_pending(tlsplug_listener *l, struct pending_accept *p)
 {
-    for (struct pending_accept **pp = &l->pending; *pp; pp = &(*pp)->next)
-        if (*pp == p) {
-            *pp = p->next;
-            return;
-        }
+    if (p->prev)
+        p->prev->next = p->next;
+    else if (l->pending == p)
+        l->pending = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    p->next = p->prev = NULL;
 }
 
 static void on_attached(tlsplug_aio *aio, const tlsplug_error *err, void *arg)
@@ -217,6 +221,8 @@ static void on_listen(tlsplug_watch *w, int events, void *arg)
             return;
         }
         p->next = l->pending;
+        if (p->next)
+            p->next->prev = p;
         l->pending = p;
     }
 }

@@ -404,6 +404,18 @@ static void ossl_sess_free(void *bsess)
     tlsplug__free(s);
 }
 
+/* SSL_get_error consults this thread's error queue, so entries someone else
+ * left there (the application's own OpenSSL use) would turn a retry into a
+ * failure: the queue must be empty before each step.  It nearly always is
+ * (every failure path here empties it), and ERR_clear_error costs ~750
+ * instructions even then (three per 16 KiB record in a bulk transfer: most
+ * of the backend's own cost); a peek costs a quarter of that. */
+static void queue_empty(void)
+{
+    if (ERR_peek_error() != 0)
+        ERR_clear_error();
+}
+
 /* The name the peer certificate must match: an IP literal matches IP SANs
  * only, anything else is a DNS name. */
 static int set_verify_name(SSL *ssl, const char *name)
@@ -465,7 +477,7 @@ static int sess_setup(ossl_sess *s, const tlsplug_sess_params *p, struct tlsplug
             SSL_set_session(ssl, sess);
             SSL_SESSION_free(sess);
         }
-        ERR_clear_error();
+        queue_empty();
     }
     return TLSPLUG_OK;
 }
@@ -477,7 +489,7 @@ static int ossl_sess_new(void *bctx, tlsplug_conn *conn, const tlsplug_sess_para
     *bsess = NULL;
     if (!global_ready())
         return tlsplug__err_set(err, TLSPLUG_E_NO_MEMORY, 0, "OpenSSL initialisation failed");
-    ERR_clear_error();
+    queue_empty();
     ossl_sess *s = tlsplug__calloc(1, sizeof *s);
     if (!s)
         return tlsplug__err_set(err, TLSPLUG_E_NO_MEMORY, 0, "out of memory");
@@ -488,7 +500,7 @@ static int ossl_sess_new(void *bctx, tlsplug_conn *conn, const tlsplug_sess_para
     s->ssl = SSL_new(o->ctx);
     int rc = s->ssl ? sess_setup(s, p, err)
                     : tlsplug__ossl_fail(err, TLSPLUG_E_NO_MEMORY, "SSL_new failed");
-    ERR_clear_error();
+    queue_empty();
     if (rc != TLSPLUG_OK) {
         ossl_sess_free(s);
         return rc;
@@ -503,18 +515,6 @@ static void *ossl_sess_native(void *bsess)
 }
 
 /* ---- Vtable: steps ---------------------------------------------------------- */
-
-/* SSL_get_error consults this thread's error queue, so entries someone else
- * left there (the application's own OpenSSL use) would turn a retry into a
- * failure: the queue must be empty before each step.  It nearly always is
- * (every failure path here empties it), and ERR_clear_error costs ~750
- * instructions even then (three per 16 KiB record in a bulk transfer: most
- * of the backend's own cost); a peek costs a quarter of that. */
-static void queue_empty(void)
-{
-    if (ERR_peek_error() != 0)
-        ERR_clear_error();
-}
 
 static int ossl_handshake(void *bsess)
 {
