@@ -549,10 +549,24 @@ static int apply_alpn(struct wsess *s, const tlsplug_config *cfg, struct tlsplug
     return TLSPLUG_OK;
 }
 
+/* wolfSSL calls this for every ticket the server sends (SetTicket: TLS 1.2
+ * and 1.3), after storing it in the session; its result is not used. */
+static int ticket_arrived(WOLFSSL *ssl, const unsigned char *ticket, int len, void *arg)
+{
+    (void)ssl;
+    (void)ticket;
+    (void)len;
+    ((struct wsess *)arg)->ticket_seen = 1;
+    return 0;
+}
+
 static int apply_client_params(struct wsess *s, const tlsplug_sess_params *p,
                                struct tlsplug_error *err)
 {
     int r;
+    /* See wolf_session_save.  An ssl-configure hook that sets its own
+     * callback only costs TLS 1.3 resumption, never a refused handshake. */
+    wolfSSL_set_SessionTicket_cb(s->ssl, ticket_arrived, s);
     if (p->sni) {
         s->sni = tlsplug__strdup(p->sni);
         if (!s->sni)
@@ -729,6 +743,17 @@ static int step_error(struct wsess *s, int ret, const char *what)
          * servers send it, goes as a plaintext record. */
         tlsplug__wolf_plain_alert_send(s, 40);
         h.last_tx.code = 40;
+        sent_fatal = 1;
+    }
+    if (e == BAD_BINDER && !sent_fatal && s->side == TLSPLUG_SIDE_SERVER) {
+        /* wolfSSL 5.5 refuses a TLS 1.3 PSK binder that does not verify
+         * (DoPreSharedKeys) without an alert, and the client would wait for
+         * ever.  The ClientHello is still being answered, so nothing is
+         * encrypted yet.  illegal_parameter is what OpenSSL 3.0 and GnuTLS
+         * 3.7 servers send there (and later wolfSSL, TranslateErrorToAlert),
+         * although RFC 8446 6.2 names decrypt_error. */
+        tlsplug__wolf_plain_alert_send(s, 47);
+        h.last_tx.code = 47;
         sent_fatal = 1;
     }
     tlsplug__wolf_err(err, cls, e, what);
@@ -960,6 +985,17 @@ static int wolf_session_save(void *bsess, uint8_t **data, size_t *len)
     struct wsess *s = bsess;
     if (s->side != TLSPLUG_SIDE_CLIENT)
         return TLSPLUG_E_UNSUPPORTED;
+    /* When a TLS 1.3 client sends its Finished, wolfSSL overwrites the
+     * session's secret with this connection's resumption secret
+     * (SendTls13Finished: DeriveResumptionSecret into session->masterSecret);
+     * the ticket and nonce stay those of the session offered until a
+     * NewSessionTicket replaces them (DoTls13NewSessionTicket).  Saved in
+     * between (at the end of a resumed handshake, or freed before reading
+     * the ticket), the session would offer the old ticket with a PSK the
+     * server never made, and the server refuses its binder (-423).  Until
+     * a ticket has come, the session saved before stays the one to offer. */
+    if (!s->ticket_seen && wolfSSL_version(s->ssl) == TLSPLUG_TLS1_3)
+        return TLSPLUG_E_INVALID_ARGUMENT;
     WOLFSSL_SESSION *sess = wolfSSL_get1_session(s->ssl);
     if (!sess)
         return TLSPLUG_E_INVALID_ARGUMENT;

@@ -66,6 +66,7 @@ struct wsess {
     uint8_t *ticket12;       /* the ticket, while withdrawn               */
     size_t ticket12_len;
     int reneg_seen;         /* a handshake record after the handshake        */
+    int ticket_seen;        /* client: a NewSessionTicket arrived here       */
     /* Record tracking for plaintext alerts (wolf_io.c). */
     uint8_t rec_hdr[5], rec_alert[2];
     size_t rec_hdr_have, rec_left, rec_body_have;
