@@ -21,10 +21,14 @@
  *    socket only for a pending operation.  After detach, the bytes the peer
  *    sent after its close_notify are the first plain bytes read.
  *  - A SECURE connection with nothing to do but wait for the peer gives back
- *    tlsplug's empty record buffers at once, and the library's own where it
- *    can (tlsplug_conn_idle) once it has been quiet for 1 to 2 seconds; the
- *    next byte allocates them again.  This uses the reactor's timer; it never fires a callback, but
- *    it keeps tlsplug_loop_run going for those 1 to 2 seconds after the last
+ *    tlsplug's empty record buffers at once (up to four of them stay as
+ *    spares for the process's other connections while any connection
+ *    lives), and the library's own where it can (tlsplug_conn_idle) once it
+ *    has been quiet for 1 to 2 seconds; the next byte allocates them again.
+ *  - Each aio holds one watch and one timer of the reactor.  The timer serves
+ *    the pump's kick, the read, write and operation timeouts and the idle
+ *    release above; the release never fires a callback, but it keeps
+ *    tlsplug_loop_run going for those 1 to 2 seconds after the last
  *    operation of a connection that stays open.
  */
 #ifndef TLSPLUG_AIO_H
