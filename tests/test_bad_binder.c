@@ -29,7 +29,10 @@ static void tls13_with_resumption(tlsplug_config *cfg)
 
 static int offer(tlsplug_impl impl, void *native, void *arg)
 {
-    assert_int_equal(impl, TLSPLUG_IMPL_OPENSSL);
+    /* a failed assertion here would jump out of tlsplug_conn_new and leave
+     * its connection half made: fail the hook, and tlsplug_conn_new with it */
+    if (impl != TLSPLUG_IMPL_OPENSSL)
+        return -1;
     return SSL_set_session(native, arg) == 1 ? 0 : -1;
 }
 
@@ -63,9 +66,6 @@ static SSL_SESSION *wrong_psk(SSL_SESSION *sess)
 static void bad_binder_gets_an_alert(void **state)
 {
     (void)state;
-    if (!(tlsplug_impl_caps(server_impl) & TLSPLUG_CAP_TLS13) ||
-        !(tlsplug_impl_caps(server_impl) & TLSPLUG_CAP_SESSION_TICKETS))
-        skip();
     tlsplug_ctx *cc = client_ctx(TLSPLUG_IMPL_OPENSSL, tls13_with_resumption);
     tlsplug_ctx *sc = server_ctx(server_impl, "server-ec-chain.pem", "server-ec.key.pem",
                                  tls13_with_resumption);
@@ -89,9 +89,11 @@ static void bad_binder_gets_an_alert(void **state)
     pair_offering(&p, cc, sc, good);
     assert_int_equal(p.cres, TLSPLUG_OK);
     assert_int_equal(p.sres, TLSPLUG_OK);
-    tlsplug_info ci;
+    tlsplug_info ci, si;
     assert_int_equal(tlsplug_conn_info(p.c, &ci), TLSPLUG_OK);
     assert_int_equal(ci.resumed, 1);
+    assert_int_equal(tlsplug_conn_info(p.s, &si), TLSPLUG_OK);
+    assert_int_equal(si.resumed, 1);
     pair_free(&p);
 
     SSL_SESSION *bad = wrong_psk(good);
@@ -119,6 +121,13 @@ int main(int argc, char **argv)
 {
     server_impl = test_backend(argc > 1 ? argv[1] : NULL);
     (void)test_backend("openssl");
+    /* the whole test needs a TLS 1.3 server with tickets: ctest shows a
+     * backend without them as skipped, not passed */
+    if (!(tlsplug_impl_caps(server_impl) & TLSPLUG_CAP_TLS13) ||
+        !(tlsplug_impl_caps(server_impl) & TLSPLUG_CAP_SESSION_TICKETS)) {
+        printf("SKIP: %s has no TLS 1.3 with tickets\n", tlsplug_impl_name(server_impl));
+        return 77;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bad_binder_gets_an_alert),
     };

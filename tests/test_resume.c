@@ -154,13 +154,17 @@ static void cross(int v)
     version = v;
     if (!can(impl))
         skip();
+    int ran = 0;
     for (int s = 1; s < TLSPLUG_IMPL_COUNT; s++) {
         if ((tlsplug_impl)s == impl || !tlsplug_impl_available((tlsplug_impl)s) ||
             !can((tlsplug_impl)s))
             continue;
         overlapping(impl, (tlsplug_impl)s);
         chain_unread(impl, (tlsplug_impl)s);
+        ran++;
     }
+    if (!ran)
+        skip(); /* a build with one backend (or none other with this version) */
 }
 
 static void tls13_same_backend(void **state)
