@@ -159,6 +159,12 @@ static int flush(tlsplug_aio *a)
 {
     if (!a->conn)
         return TLSPLUG_OK;
+    if (a->sink_failed)
+        return TLSPLUG_E_IO;
+    if (a->sink_full) {
+        a->want_write = 1;
+        return TLSPLUG_WANT_WRITE;
+    }
     for (;;) {
         size_t len;
         const void *p = tlsplug_conn_send_buf(a->conn, &len);
@@ -181,12 +187,76 @@ static int flush(tlsplug_aio *a)
     }
 }
 
+/* The engine's sink: a record of application data goes straight to the
+ * socket while nothing is buffered before it, instead of being copied into
+ * the send buffer first. */
+static size_t sink(void *arg, const void *p, size_t len)
+{
+    tlsplug_aio *a = arg;
+    if (a->sink_full || a->sink_failed)
+        return 0;
+    for (;;) {
+        ssize_t n = send(a->fd, p, len, MSG_NOSIGNAL);
+        if (n >= 0)
+            return (size_t)n;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            a->sink_full = 1;
+            return 0;
+        }
+        struct tlsplug_error e = errno_err("send", errno); /* errno first */
+        *tlsplug__err_lazy(&a->io_err) = e;
+        a->sink_failed = 1;
+        return 0;
+    }
+}
+
+/* The engine's source: the rest of a record body goes straight from the
+ * socket into the library's buffer. */
+static size_t source(void *arg, void *p, size_t len)
+{
+    tlsplug_aio *a = arg;
+    if (a->src_empty || a->src_eof || a->src_failed)
+        return 0;
+    for (;;) {
+        ssize_t n = recv(a->fd, p, len, 0);
+        if (n > 0)
+            return (size_t)n;
+        if (n == 0) {
+            a->src_eof = 1;
+            return 0;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            a->src_empty = 1;
+            return 0;
+        }
+        struct tlsplug_error e = errno_err("recv", errno); /* errno first */
+        *tlsplug__err_lazy(&a->io_err) = e;
+        a->src_failed = 1;
+        return 0;
+    }
+}
+
 /* Reads ciphertext into the engine.  TLSPLUG_OK when bytes (or EOF) were
  * handed over, TLSPLUG_WANT_READ when the socket is empty, TLSPLUG_WANT_WRITE
  * when the receive buffer is full, TLSPLUG_E_CLOSED after end of file,
  * TLSPLUG_E_IO. */
 static int fill(tlsplug_aio *a)
 {
+    if (a->src_failed)
+        return TLSPLUG_E_IO;
+    if (a->src_eof) {
+        a->src_eof = 0;
+        tlsplug_conn_recv_eof(a->conn);
+        return TLSPLUG_OK;
+    }
+    if (a->src_empty) {
+        a->want_read = 1;
+        return TLSPLUG_WANT_READ;
+    }
     size_t avail;
     void *dst = tlsplug_conn_recv_buf(a->conn, &avail);
     if (!dst && tlsplug__conn_failed(a->conn))
@@ -693,6 +763,7 @@ void tlsplug__aio_pump(tlsplug_aio *a)
     int progress = 1, any = 0;
     while (progress && a->state != TLSPLUG_AIO_CLOSED) {
         a->want_read = a->want_write = 0;
+        a->sink_full = a->src_empty = 0;
         progress = 0;
         switch (a->state) {
         case TLSPLUG_AIO_PLAIN:
@@ -1069,6 +1140,9 @@ int tlsplug__aio_begin_attach(tlsplug_aio *a, const tlsplug_attach_options *o)
     rc = tlsplug_conn_new(&a->conn, ctx, &co, &err);
     if (rc)
         goto fail;
+    a->sink_failed = a->src_failed = a->src_eof = 0;
+    tlsplug__conn_set_sink(a->conn, sink, a);
+    tlsplug__conn_set_source(a->conn, source, a);
     if (o->initial_len && tlsplug_conn_feed(a->conn, o->initial_data, o->initial_len) !=
                               o->initial_len) {
         rc = tlsplug__err_outf(&err, TLSPLUG_E_INVALID_ARGUMENT,

@@ -78,6 +78,11 @@ struct tlsplug_aio {
     struct aio_connect_attach *ca; /* attach once connected; owned */
     struct tlsplug_error *attach_err; /* allocated at failure: tlsplug__err_lazy */
     struct tlsplug_error *io_err;
+    /* The engine's sink and source (aio.c) met a full socket, an empty one,
+     * end of file or an error (then in io_err): flush and fill report that
+     * without another system call.  full and empty last one pump round. */
+    int sink_full, sink_failed;
+    int src_empty, src_eof, src_failed;
     int detach_sent, detach_peer_closed, close_sent;
     int close_requested, close_cb_set;
     tlsplug_aio_cb close_cb;

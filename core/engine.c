@@ -40,6 +40,14 @@ struct tlsplug_conn {
      * read after the receive buffer, never copied into it. */
     const uint8_t *lend_p;
     size_t lend_len, lend_taken;
+    /* Where tlsplug_conn_write's records go while the send buffer is empty
+     * (tlsplug__conn_set_sink): the aio's socket, so application data leaves
+     * without a copy into the send buffer.  direct: inside such a write. */
+    tlsplug__sink_fn sink;
+    void *sink_arg;
+    int direct;
+    tlsplug__source_fn source; /* tlsplug__conn_set_source */
+    void *source_arg;
     /* Allocated at the first error (err_rec); if that fails the class
      * still stays right in failed. */
     struct tlsplug_error *err;
@@ -386,20 +394,34 @@ int tlsplug__io_recv(tlsplug_conn *c, void *buf, size_t len, size_t *n)
         return c->rec.bad;
     int lent = c->in.len == 0;
     size_t have = lent ? c->lend_len - c->lend_taken : c->in.len;
-    if (have == 0) /* before any pointer arithmetic: lend_p may be NULL */
+    size_t k = 0;
+    if (have) { /* before any pointer arithmetic: lend_p may be NULL */
+        const uint8_t *src = lent ? c->lend_p + c->lend_taken : c->in.p + c->in.off;
+        k = tlsplug__rec_allow(&c->rec, src, have);
+        if (c->rec.bad)
+            return c->rec.bad;
+        if (k > len)
+            k = len;
+        memcpy(buf, src, k);
+        tlsplug__rec_advance(&c->rec, src, k);
+        if (lent)
+            c->lend_taken += k;
+        else
+            buf_consume(&c->in, k);
+    }
+    /* The rest of a record whose start was read ahead comes straight from
+     * the transport into the library's buffer: no copy, and the library gets
+     * the record whole instead of in pieces (GnuTLS copies pieces together).
+     * Never past the record's end, so detach still finds its plain bytes. */
+    if (c->source && k < len && c->rec.hdr_got == 5 && c->rec.body_left && !c->in_eof &&
+        c->in.len == 0 && c->lend_len == c->lend_taken) {
+        size_t want = len - k < c->rec.body_left ? len - k : c->rec.body_left;
+        size_t got = c->source(c->source_arg, (uint8_t *)buf + k, want);
+        tlsplug__rec_advance(&c->rec, (uint8_t *)buf + k, got);
+        k += got;
+    }
+    if (k == 0)
         return c->in_eof ? TLSPLUG_E_CLOSED : TLSPLUG_WANT_READ;
-    const uint8_t *src = lent ? c->lend_p + c->lend_taken : c->in.p + c->in.off;
-    size_t k = tlsplug__rec_allow(&c->rec, src, have);
-    if (c->rec.bad)
-        return c->rec.bad;
-    if (k > len)
-        k = len;
-    memcpy(buf, src, k);
-    tlsplug__rec_advance(&c->rec, src, k);
-    if (lent)
-        c->lend_taken += k;
-    else
-        buf_consume(&c->in, k);
     *n = k;
     c->starved = 0;
     return TLSPLUG_OK;
@@ -418,7 +440,19 @@ size_t tlsplug__io_buffered(const tlsplug_conn *c)
 int tlsplug__io_send(tlsplug_conn *c, const void *buf, size_t len, size_t *n)
 {
     *n = 0;
+    size_t sent = 0;
+    /* Only behind nothing: bytes already buffered must leave first. */
+    if (c->direct && c->out.len == 0 && len) {
+        sent = c->sink(c->sink_arg, buf, len);
+        *n = sent;
+        if (sent == len)
+            return TLSPLUG_OK;
+        buf = (const uint8_t *)buf + sent;
+        len -= sent;
+    }
     if (buf_reserve(&c->out)) {
+        if (sent) /* what the socket took is sent; the rest is asked again */
+            return TLSPLUG_OK;
         tlsplug__io_oom(c, "the send buffer");
         return TLSPLUG_E_NO_MEMORY;
     }
@@ -426,12 +460,24 @@ int tlsplug__io_send(tlsplug_conn *c, const void *buf, size_t len, size_t *n)
     if (space < len)
         c->out_blocked = 1;
     if (!space)
-        return TLSPLUG_WANT_WRITE;
+        return sent ? TLSPLUG_OK : TLSPLUG_WANT_WRITE;
     size_t k = len < space ? len : space;
     memcpy(c->out.p + c->out.off + c->out.len, buf, k);
     c->out.len += k;
-    *n = k;
+    *n = sent + k;
     return TLSPLUG_OK;
+}
+
+void tlsplug__conn_set_sink(tlsplug_conn *c, tlsplug__sink_fn fn, void *arg)
+{
+    c->sink = fn;
+    c->sink_arg = arg;
+}
+
+void tlsplug__conn_set_source(tlsplug_conn *c, tlsplug__source_fn fn, void *arg)
+{
+    c->source = fn;
+    c->source_arg = arg;
 }
 
 static int is_cert_class(int cls)
@@ -638,7 +684,10 @@ static int write_step(tlsplug_conn *c, const void *buf, size_t len, size_t *n)
     }
     if (len == 0)
         return TLSPLUG_OK;
-    return normalise(c, c->be->write(c->bs, buf, len, n));
+    c->direct = c->sink != NULL;
+    int rc = c->be->write(c->bs, buf, len, n);
+    c->direct = 0;
+    return normalise(c, rc);
 }
 
 int tlsplug_conn_write(tlsplug_conn *c, const void *buf, size_t len, size_t *n)

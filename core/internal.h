@@ -67,6 +67,22 @@ void tlsplug__conn_idle(tlsplug_conn *conn);
 /* Gives back core's empty buffers only: cheap enough for every pause (a
  * library's own release is not, see tlsplug_aio's idle timer). */
 void tlsplug__conn_trim(tlsplug_conn *conn);
+/* Sends application data for tlsplug_conn_write while the send buffer is
+ * empty: returns how many of the len bytes left (0 when the transport takes
+ * none now, or failed: the sink keeps that error for its owner to report).
+ * What it does not take goes to the send buffer as usual.  It is used only
+ * inside the library's write of tlsplug_conn_write: the handshake's records
+ * always go through the buffer, so a flight still leaves in one send.
+ * fn NULL: none. */
+typedef size_t (*tlsplug__sink_fn)(void *arg, const void *p, size_t len);
+void tlsplug__conn_set_sink(tlsplug_conn *conn, tlsplug__sink_fn fn, void *arg);
+/* Reads up to len bytes of the record body the library is reading, when
+ * the receive buffer holds none of it: returns how many arrived (0 when
+ * none are there now, at end of file or on an error: the source keeps that
+ * for its owner, which reports it at its next read into the buffer).
+ * len never reaches past the current record.  fn NULL: none. */
+typedef size_t (*tlsplug__source_fn)(void *arg, void *p, size_t len);
+void tlsplug__conn_set_source(tlsplug_conn *conn, tlsplug__source_fn fn, void *arg);
 /* The sticky failure class, 0 if none (a clean close is not a failure). */
 int tlsplug__conn_failed(const tlsplug_conn *conn);
 /* 1 if the engine holds ciphertext it has not handed to the library. */
