@@ -21,7 +21,7 @@ rm -rf "$logs" && mkdir -p "$logs"
 # ctest lists the tests with their commands; each runs under valgrind, two at
 # a time, with its own log.
 (cd "$dir" && ctest --show-only=json-v1) >"$logs/tests.json"
-default='^(loop|config|aio-mock|engine-.*|aio-tls-.*|adapter-.*|misuse-.*|resume-.*|openssl-error-queue|conformance-memory|fuzz-.*)$'
+default='^(loop|config|aio-mock|engine-.*|aio-tls-.*|aio-direct-.*|adapter-.*|misuse-.*|resume-.*|openssl-error-queue|conformance-memory|fuzz-.*)$'
 python3 - "$logs" "${1:-$default}" "$PWD/ci/valgrind.supp" <<'PY'
 import json, os, re, subprocess, sys, time
 from concurrent.futures import ThreadPoolExecutor
