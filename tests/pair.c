@@ -52,11 +52,16 @@ tlsplug_ctx *client_ctx(tlsplug_impl impl, void (*extra)(tlsplug_config *))
 
 int pair_new(pair *p, tlsplug_ctx *cctx, tlsplug_ctx *sctx, const char *name)
 {
-    memset(p, 0, sizeof *p);
     tlsplug_conn_options co = {.side = TLSPLUG_SIDE_CLIENT,
                                .server_name = name ? name : "localhost"};
+    return pair_new_with(p, cctx, sctx, &co);
+}
+
+int pair_new_with(pair *p, tlsplug_ctx *cctx, tlsplug_ctx *sctx, const tlsplug_conn_options *co)
+{
+    memset(p, 0, sizeof *p);
     tlsplug_error *err = NULL;
-    int rc = tlsplug_conn_new(&p->c, cctx, &co, &err);
+    int rc = tlsplug_conn_new(&p->c, cctx, co, &err);
     if (rc) {
         fprintf(stderr, "conn_new client: %s\n", tlsplug_error_message(err));
         tlsplug_error_free(err);
@@ -70,6 +75,29 @@ int pair_new(pair *p, tlsplug_ctx *cctx, tlsplug_ctx *sctx, const char *name)
         tlsplug_conn_free(p->c);
         p->c = NULL;
     }
+    return rc;
+}
+
+int pair_take(pair *p, tlsplug_ctx *cctx, tlsplug_ctx *sctx, const char *name)
+{
+    int rc = TLSPLUG_E_INVALID_ARGUMENT;
+    if (cctx && sctx)
+        rc = pair_new(p, cctx, sctx, name);
+    else
+        memset(p, 0, sizeof *p);
+    tlsplug_ctx_free(cctx); /* connections hold their own references */
+    tlsplug_ctx_free(sctx);
+    return rc;
+}
+
+int run_pair(pair *p, tlsplug_impl impl, void (*cx)(tlsplug_config *), const char *chain,
+             const char *key, void (*sx)(tlsplug_config *), const char *name)
+{
+    tlsplug_ctx *cctx = client_ctx(impl, cx);
+    tlsplug_ctx *sctx = server_ctx(impl, chain, key, sx);
+    int rc = pair_take(p, cctx, sctx, name);
+    if (rc == TLSPLUG_OK)
+        pair_handshake(p);
     return rc;
 }
 

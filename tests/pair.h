@@ -44,7 +44,22 @@ const char *pki(const char *file); /* static buffer, path of a PKI file */
 tlsplug_ctx *server_ctx(tlsplug_impl impl, const char *chain, const char *key,
                         void (*extra)(tlsplug_config *));
 tlsplug_ctx *client_ctx(tlsplug_impl impl, void (*extra)(tlsplug_config *));
-/* New pair with server_name "localhost" unless name given. */
+/* New pair with server_name "localhost" unless name given.  The contexts
+ * stay the caller's (the connections take references of their own); the
+ * pair is the caller's to pair_free, which is harmless after a failure too. */
 int pair_new(pair *p, tlsplug_ctx *cctx, tlsplug_ctx *sctx, const char *name);
+/* pair_new with the client's options given whole (hooks, another name). */
+int pair_new_with(pair *p, tlsplug_ctx *cctx, tlsplug_ctx *sctx, const tlsplug_conn_options *co);
+/* pair_new that takes the caller's references to both contexts: it frees
+ * them whatever the result.  A NULL context (one that could not be made)
+ * fails with TLSPLUG_E_INVALID_ARGUMENT and an empty pair. */
+int pair_take(pair *p, tlsplug_ctx *cctx, tlsplug_ctx *sctx, const char *name);
+/* A pair over two new contexts of impl, handshake stepped: the client's
+ * trusts ca.pem, the server's has chain/key; cx and sx (may be NULL) add to
+ * their configs.  Returns pair_take's result; the handshake's are in
+ * p->cres/p->sres.  The contexts are freed here (the connections hold
+ * theirs); p is the caller's to pair_free. */
+int run_pair(pair *p, tlsplug_impl impl, void (*cx)(tlsplug_config *), const char *chain,
+             const char *key, void (*sx)(tlsplug_config *), const char *name);
 
 #endif

@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <cmocka.h>
 
 #include <openssl/ssl.h>
@@ -39,13 +38,10 @@ static int offer(tlsplug_impl impl, void *native, void *arg)
 /* A client offering sess (NULL: what core saved) to a new server conn. */
 static void pair_offering(pair *p, tlsplug_ctx *cc, tlsplug_ctx *sc, SSL_SESSION *sess)
 {
-    memset(p, 0, sizeof *p);
     tlsplug_conn_options co = {.side = TLSPLUG_SIDE_CLIENT, .server_name = "localhost",
                                .ssl_configure = sess ? offer : NULL,
                                .ssl_configure_arg = sess};
-    tlsplug_conn_options so = {.side = TLSPLUG_SIDE_SERVER};
-    assert_int_equal(tlsplug_conn_new(&p->c, cc, &co, NULL), TLSPLUG_OK);
-    assert_int_equal(tlsplug_conn_new(&p->s, sc, &so, NULL), TLSPLUG_OK);
+    assert_int_equal(pair_new_with(p, cc, sc, &co), TLSPLUG_OK);
     pair_handshake(p);
 }
 

@@ -25,13 +25,11 @@ static void retry_despite_stale_queue(void **state)
     tlsplug_ctx *cc = client_ctx(TLSPLUG_IMPL_OPENSSL, NULL);
     tlsplug_ctx *sc = server_ctx(TLSPLUG_IMPL_OPENSSL, "server-ec-chain.pem",
                                  "server-ec.key.pem", NULL);
-    assert_non_null(cc);
-    assert_non_null(sc);
     pair p;
+    /* not run_pair: making a context empties the queue, so the entries go
+     * in between, and the handshake below is stepped by hand */
     stale_entries();
-    assert_int_equal(pair_new(&p, cc, sc, NULL), TLSPLUG_OK);
-    tlsplug_ctx_free(cc);
-    tlsplug_ctx_free(sc);
+    assert_int_equal(pair_take(&p, cc, sc, NULL), TLSPLUG_OK);
     /* the handshake stepped by hand, with entries before every step */
     int cres = TLSPLUG_WANT_READ, sres = TLSPLUG_WANT_READ;
     for (int i = 0; i < 50 && (cres != TLSPLUG_OK || sres != TLSPLUG_OK); i++) {
