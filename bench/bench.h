@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "tlsplug/tlsplug.h"
 
@@ -173,5 +174,13 @@ void tlsplug_bench_cg_region(int (*fn)(void *), void *arg, int *rc);
  * failure. */
 tlsplug_ctx *bench_tl_ctx(tlsplug_impl impl, const bn_ctx_opts *o);
 const char *bench_pki_path(const char *dir, const char *file); /* static, 4 slots */
+/* The highest version the backend as built offers: TLSPLUG_TLS1_3 or 1_2. */
+int bench_top_version(tlsplug_impl impl);
+/* waitpid, again when a signal interrupts it. */
+pid_t bench_waitpid(pid_t pid, int *status, int flags);
+/* Callgrind child: the "CASE backend|metric|side|ops|ran|ok" line the parent
+ * pairs with the region's dump (one dump per line with ran=1), flushed. */
+void bench_cg_case(const char *backend, const char *metric, int native, unsigned long long ops,
+                   int ran, int ok);
 
 #endif

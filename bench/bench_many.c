@@ -12,6 +12,7 @@
  * client is exec'd, so it runs outside valgrind, and only the server's
  * establishing and echoing run inside tlsplug_bench_cg_region. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -657,7 +658,8 @@ static const bench_native *client_native(void)
     return NULL;
 }
 
-/* Runs either server until rg->cond: what a region measures. */
+/* Runs either server until rg->cond or rg->deadline (under callgrind, what a
+ * region measures). */
 static int run_until(void *p)
 {
     region *rg = p;
@@ -683,6 +685,14 @@ static pid_t start_client(const bench_opts *o, int fd, int other, int n, const b
     if (pid == 0) {
         close(other);
         if (exec) {
+            /* Our stdout is the callgrind parent's pipe: the client must not
+             * hold it open, or the parent's read of the CASE lines waits on
+             * a client that outlives this run. */
+            int null = open("/dev/null", O_WRONLY);
+            if (null < 0 || dup2(null, STDOUT_FILENO) < 0)
+                close(STDOUT_FILENO);
+            if (null > STDOUT_FILENO)
+                close(null);
             /* Outside valgrind the client is some fifty times faster than
              * the server: unpaced, it would answer a native server's flight
              * while that server is still inside the call that sent it (one
@@ -706,7 +716,7 @@ static void many_server(const bench_opts *o, tlsplug_impl impl, int native, int 
     r->user_s = r->sys_s = r->minflt = r->nvcsw = r->warm_s = NAN;
     for (int k = 0; k < BENCH_SC_KINDS; k++)
         r->sc[k] = NAN;
-    int version = (tlsplug_impl_caps(impl) & TLSPLUG_CAP_TLS13) ? TLSPLUG_TLS1_3 : TLSPLUG_TLS1_2;
+    int version = bench_top_version(impl);
     const bench_native *cn = client_native();
     int sv[2];
     if (!cn || (cg && !o->self_exe) || socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
@@ -815,10 +825,9 @@ static void many_server(const bench_opts *o, tlsplug_impl impl, int native, int 
         goto out;
     }
     ctl_send(m.cl.fd, "G\n");
-    if (native)
-        n_run(&m, lfd, c_echo_done, bench_now() + o->echo_s + 60);
-    else
-        t_run(loop, &m, c_echo_done, bench_now() + o->echo_s + 60);
+    rg.cond = c_echo_done;
+    rg.deadline = bench_now() + o->echo_s + 60;
+    run_until(&rg);
     if (m.child_done && m.child_secs > 0)
         r->rts = (double)m.child_rts / m.child_secs;
     if (m.child_done)
@@ -826,11 +835,9 @@ static void many_server(const bench_opts *o, tlsplug_impl impl, int native, int 
     /* let the last echoes finish: every connection has carried data and
      * now waits for more, long enough to count as idle (tlsplug_aio gives
      * buffers back after 1 to 2 s without traffic; native keeps them) */
-    double settle = bench_now() + 2.5;
-    if (native)
-        n_run(&m, lfd, c_never, settle);
-    else
-        t_run(loop, &m, c_never, settle);
+    rg.cond = c_never;
+    rg.deadline = bench_now() + 2.5;
+    run_until(&rg);
     r->mem = (double)(bench_live_bytes() - base) / m.est;
     r->own = (double)(bench_tlsplug_live_bytes() - own_base) / m.est;
 out:
@@ -866,10 +873,10 @@ out:
     }
     close(m.cl.fd);
     int st;
-    for (double limit = bench_now() + 10; waitpid(pid, &st, WNOHANG) == 0;) {
+    for (double limit = bench_now() + 10; bench_waitpid(pid, &st, WNOHANG) == 0;) {
         if (bench_now() > limit) {
             kill(pid, SIGKILL);
-            waitpid(pid, &st, 0);
+            bench_waitpid(pid, &st, 0);
             break;
         }
         usleep(10000);
@@ -967,9 +974,7 @@ void bench_many_callgrind(const bench_opts *o, tlsplug_impl impl)
         many_out r;
         many_cg cg = {.per_conn = 10};
         many_server(o, impl, side, n, &r, &cg);
-        const char *sn = side ? "native" : "tlsplug";
-        printf("CASE %s|%s|%s|%d|%d|%d\n", b, est, sn, n, cg.est_ran, cg.est_ok);
-        printf("CASE %s|%s|%s|%llu|%d|%d\n", b, rt, sn, cg.rts, cg.rt_ran, cg.rt_ok);
-        fflush(stdout);
+        bench_cg_case(b, est, side, (unsigned)n, cg.est_ran, cg.est_ok);
+        bench_cg_case(b, rt, side, cg.rts, cg.rt_ran, cg.rt_ok);
     }
 }

@@ -604,15 +604,10 @@ static void measure_memory(const bench_opts *o, tlsplug_impl impl, const bench_n
 
 /* ---- entry points ---------------------------------------------------------------- */
 
-static int top_version(tlsplug_impl impl)
-{
-    return (tlsplug_impl_caps(impl) & TLSPLUG_CAP_TLS13) ? TLSPLUG_TLS1_3 : TLSPLUG_TLS1_2;
-}
-
 static int make_specs(tlsplug_impl impl, unsigned groups, spec *out)
 {
     int n = 0;
-    int top = top_version(impl);
+    int top = bench_top_version(impl);
     for (int v = TLSPLUG_TLS1_2; v <= top; v++) {
         int vv = v == TLSPLUG_TLS1_3 ? 3 : 2;
         if (groups & BG_BULK) {
@@ -642,7 +637,8 @@ void bench_mem_run(const bench_opts *o, tlsplug_impl impl)
     const char *b = tlsplug_impl_name(impl);
     if (!nat)
         return;
-    if (top_version(impl) == TLSPLUG_TLS1_2 && (o->groups & (BG_BULK | BG_HANDSHAKE | BG_RESUME)))
+    if (bench_top_version(impl) == TLSPLUG_TLS1_2 &&
+        (o->groups & (BG_BULK | BG_HANDSHAKE | BG_RESUME)))
         bench_note("%s: TLS 1.2 only (the library as built has no TLS 1.3)", b);
     spec specs[16];
     int n = make_specs(impl, o->groups, specs);
@@ -667,7 +663,7 @@ void bench_mem_run(const bench_opts *o, tlsplug_impl impl)
     }
     if (o->groups & BG_MEMORY) {
         bench_progress("%s: memory", b);
-        measure_memory(o, impl, nat, top_version(impl));
+        measure_memory(o, impl, nat, bench_top_version(impl));
     }
 }
 
@@ -706,9 +702,8 @@ void bench_mem_callgrind(const bench_opts *o, tlsplug_impl impl)
                 ran = 1;
             }
             /* the parent pairs every region dump (ran=1) with its CASE line */
-            printf("CASE %s|%s|%s|%d|%d|%d\n", tlsplug_impl_name(impl), specs[i].metric,
-                   side ? "native" : "tlsplug", a.n, ran, rc == 0);
-            fflush(stdout);
+            bench_cg_case(tlsplug_impl_name(impl), specs[i].metric, side, (unsigned)a.n, ran,
+                          rc == 0);
             case_teardown(&m);
         }
     }

@@ -43,6 +43,21 @@ typedef struct echo_cg {
     int ran, ok;
 } echo_cg;
 
+/* The client's progress, kept alike by both sides: what the measured phase
+ * counts and when it stops. */
+typedef struct echo_prog {
+    int mode;
+    size_t acc;
+    unsigned long long rts, rbytes, sent;
+    unsigned long long limit; /* operations to stop at; 0: until end */
+    double end;
+} echo_prog;
+
+static int prog_done(const echo_prog *p)
+{
+    return p->limit && (p->mode == M_RT ? p->rts >= p->limit : p->rbytes >= p->limit * CHUNK);
+}
+
 static void out_nan(echo_out *r)
 {
     r->rate = r->syscalls = r->copies = NAN;
@@ -78,17 +93,41 @@ static void finish(echo_out *r, int mode, sys_snap s0, double t0, double t,
         r->copies = (double)(s1.copies - s0.copies) / (double)rbytes;
 }
 
+/* The measured phase, phase(arg) with p its progress: under callgrind
+ * (cg) cg->warm operations, then cg->ops more inside the region; else for
+ * o->echo_s, timed and counted into r. */
+static void run_phase(const bench_opts *o, echo_prog *p, int (*phase)(void *), void *arg,
+                      echo_out *r, echo_cg *cg)
+{
+    if (cg) {
+        p->end = bench_now() + 60;
+        p->limit = cg->warm;
+        if (phase(arg))
+            return;
+        p->limit = cg->warm + cg->ops;
+        int rc = -1;
+        tlsplug_bench_cg_region(phase, arg, &rc);
+        cg->ran = 1;
+        cg->ok = rc == 0;
+        return;
+    }
+    sys_snap s0 = snap();
+    double t0 = bench_now();
+    p->end = t0 + o->echo_s;
+    int prc = phase(arg);
+    double t = bench_now();
+    if (!prc)
+        finish(r, p->mode, s0, t0, t, p->rts, p->rbytes);
+}
+
 /* ---- tlsplug side --------------------------------------------------------- */
 
 typedef struct techo {
     tlsplug_loop *loop;
     tlsplug_listener *l;
     tlsplug_aio *c, *s;
-    int mode, stop, failed, c_ready, c_writing, c_reading;
-    size_t acc;
-    unsigned long long rts, rbytes, sent;
-    unsigned long long limit; /* operations to stop at; 0: until end */
-    double end;
+    int stop, failed, c_ready, c_writing, c_reading;
+    echo_prog p;
     unsigned char *cw, *cr, *sb;
 } techo;
 
@@ -141,11 +180,12 @@ static void t_c_wrote(tlsplug_aio *a, const tlsplug_error *err, void *arg);
 /* Throughput: another chunk while the window has room. */
 static void t_c_more(techo *x, tlsplug_aio *a)
 {
-    if (x->mode != M_TPUT || x->stop || x->c_writing || x->sent - x->rbytes + CHUNK > WINDOW ||
-        (x->limit && x->sent + CHUNK > x->limit * CHUNK))
+    if (x->p.mode != M_TPUT || x->stop || x->c_writing ||
+        x->p.sent - x->p.rbytes + CHUNK > WINDOW ||
+        (x->p.limit && x->p.sent + CHUNK > x->p.limit * CHUNK))
         return;
     x->c_writing = 1;
-    x->sent += CHUNK;
+    x->p.sent += CHUNK;
     if (tlsplug_aio_write(a, x->cw, CHUNK, 0, t_c_wrote, x))
         t_fail(x, "client write", NULL);
 }
@@ -168,17 +208,17 @@ static void t_c_read(tlsplug_aio *a, const tlsplug_error *err, void *buf, size_t
         t_fail(x, "client read", err);
         return;
     }
-    if (x->mode == M_RT) {
-        x->acc += n;
-        if (x->acc >= SMALL) {
-            x->acc -= SMALL;
-            x->rts++;
-            if (!x->stop && !(x->limit && x->rts >= x->limit) &&
+    if (x->p.mode == M_RT) {
+        x->p.acc += n;
+        if (x->p.acc >= SMALL) {
+            x->p.acc -= SMALL;
+            x->p.rts++;
+            if (!x->stop && !(x->p.limit && x->p.rts >= x->p.limit) &&
                 tlsplug_aio_write(a, x->cw, SMALL, 0, t_c_wrote, x))
                 t_fail(x, "client write", NULL);
         }
     } else {
-        x->rbytes += n;
+        x->p.rbytes += n;
         t_c_more(x, a);
     }
     if (!x->stop && tlsplug_aio_read(a, x->cr, CHUNK, 0, t_c_read, x))
@@ -196,11 +236,6 @@ static void t_connected(tlsplug_aio *a, const tlsplug_error *err, void *arg)
     x->c_ready = 1;
 }
 
-static int t_done(const techo *x)
-{
-    return x->limit && (x->mode == M_RT ? x->rts >= x->limit : x->rbytes >= x->limit * CHUNK);
-}
-
 /* The client's traffic until the limit or the end time: the measured part. */
 static int t_phase(void *p)
 {
@@ -210,15 +245,15 @@ static int t_phase(void *p)
         if (tlsplug_aio_read(x->c, x->cr, CHUNK, 0, t_c_read, x))
             return -1;
     }
-    if (x->mode == M_RT) {
+    if (x->p.mode == M_RT) {
         if (tlsplug_aio_write(x->c, x->cw, SMALL, 0, t_c_wrote, x))
             return -1;
     } else {
         t_c_more(x, x->c);
     }
-    while (!x->failed && !t_done(x) && bench_now() < x->end)
+    while (!x->failed && !prog_done(&x->p) && bench_now() < x->p.end)
         tlsplug_loop_run_once(x->loop, 100);
-    return x->failed || (x->limit && !t_done(x)) ? -1 : 0;
+    return x->failed || (x->p.limit && !prog_done(&x->p)) ? -1 : 0;
 }
 
 /* cg: NULL for the timed run. */
@@ -228,7 +263,7 @@ static void tl_echo(const bench_opts *o, tlsplug_impl impl, int version, int mod
     out_nan(r);
     techo x;
     memset(&x, 0, sizeof x);
-    x.mode = mode;
+    x.p.mode = mode;
     bn_ctx_opts co = {.server = 0, .version = version, .cert = BN_CERT_EC, .verify = 1,
                       .pki = o->pki};
     bn_ctx_opts so = co;
@@ -257,25 +292,7 @@ static void tl_echo(const bench_opts *o, tlsplug_impl impl, int version, int mod
     if (!(x.c_ready && x.s) || x.failed)
         goto out;
 
-    if (cg) {
-        x.end = bench_now() + 60;
-        x.limit = cg->warm;
-        if (t_phase(&x))
-            goto out;
-        x.limit = cg->warm + cg->ops;
-        int rc = -1;
-        tlsplug_bench_cg_region(t_phase, &x, &rc);
-        cg->ran = 1;
-        cg->ok = rc == 0;
-        goto out;
-    }
-    sys_snap s0 = snap();
-    double t0 = bench_now();
-    x.end = t0 + o->echo_s;
-    int prc = t_phase(&x);
-    double t = bench_now();
-    if (!prc)
-        finish(r, mode, s0, t0, t, x.rts, x.rbytes);
+    run_phase(o, &x.p, t_phase, &x, r, cg);
 out:
     x.stop = 1;
     if (x.c)
@@ -309,11 +326,8 @@ typedef struct nend {
 
 typedef struct necho {
     const bench_native *nat;
-    int ep, mode, stop, failed;
-    size_t acc;
-    unsigned long long rts, rbytes, sent;
-    unsigned long long limit; /* operations to stop at; 0: until end */
-    double end;
+    int ep, stop, failed;
+    echo_prog p;
     nend c, s;
     unsigned char *cw;
 } necho;
@@ -357,16 +371,17 @@ static int n_flush(necho *x, nend *e, int *ww)
 
 static void n_next_message(necho *x, nend *e)
 {
-    if (!e->client || e->out_len || x->stop || !x->cw || (x->mode == M_RT && e->inflight) ||
-        (x->mode == M_TPUT && x->sent - x->rbytes + CHUNK > WINDOW))
+    if (!e->client || e->out_len || x->stop || !x->cw || (x->p.mode == M_RT && e->inflight) ||
+        (x->p.mode == M_TPUT && x->p.sent - x->p.rbytes + CHUNK > WINDOW))
         return;
-    if (x->limit && (x->mode == M_RT ? x->rts >= x->limit : x->sent + CHUNK > x->limit * CHUNK))
+    if (x->p.limit &&
+        (x->p.mode == M_RT ? x->p.rts >= x->p.limit : x->p.sent + CHUNK > x->p.limit * CHUNK))
         return;
     e->out = x->cw;
     e->out_off = 0;
-    e->out_len = x->mode == M_RT ? SMALL : CHUNK;
+    e->out_len = x->p.mode == M_RT ? SMALL : CHUNK;
     e->inflight = 1;
-    x->sent += e->out_len;
+    x->p.sent += e->out_len;
 }
 
 static void n_pump(necho *x, nend *e)
@@ -405,15 +420,15 @@ static void n_pump(necho *x, nend *e)
                 e->out = e->buf;
                 e->out_off = 0;
                 e->out_len = (size_t)n;
-            } else if (x->mode == M_RT) {
-                x->acc += (size_t)n;
-                if (x->acc >= SMALL) {
-                    x->acc -= SMALL;
-                    x->rts++;
+            } else if (x->p.mode == M_RT) {
+                x->p.acc += (size_t)n;
+                if (x->p.acc >= SMALL) {
+                    x->p.acc -= SMALL;
+                    x->p.rts++;
                     e->inflight = 0;
                 }
             } else {
-                x->rbytes += (size_t)n;
+                x->p.rbytes += (size_t)n;
             }
         } else if (n != BN_WANT_READ) {
             n_fail(x, e, "read");
@@ -475,7 +490,7 @@ static int n_both_ready(necho *x)
 
 static int n_done(necho *x)
 {
-    return x->limit && (x->mode == M_RT ? x->rts >= x->limit : x->rbytes >= x->limit * CHUNK);
+    return prog_done(&x->p);
 }
 
 /* The client's traffic until the limit or the end time: the measured part. */
@@ -483,8 +498,8 @@ static int n_phase(void *p)
 {
     necho *x = p;
     n_pump(x, &x->c);
-    n_run(x, x->end, n_done);
-    return x->failed || (x->limit && !n_done(x)) ? -1 : 0;
+    n_run(x, x->p.end, n_done);
+    return x->failed || (x->p.limit && !n_done(x)) ? -1 : 0;
 }
 
 /* cg: NULL for the timed run. */
@@ -495,7 +510,7 @@ static void native_echo(const bench_opts *o, const bench_native *nat, int versio
     necho x;
     memset(&x, 0, sizeof x);
     x.nat = nat;
-    x.mode = mode;
+    x.p.mode = mode;
     x.ep = -1;
     x.c.fd = x.s.fd = -1;
     x.c.client = 1;
@@ -527,25 +542,7 @@ static void native_echo(const bench_opts *o, const bench_native *nat, int versio
         goto out;
 
     x.cw = cw; /* from now on the client sends */
-    if (cg) {
-        x.end = bench_now() + 60;
-        x.limit = cg->warm;
-        if (n_phase(&x))
-            goto out;
-        x.limit = cg->warm + cg->ops;
-        int rc = -1;
-        tlsplug_bench_cg_region(n_phase, &x, &rc);
-        cg->ran = 1;
-        cg->ok = rc == 0;
-        goto out;
-    }
-    sys_snap s0 = snap();
-    double t0 = bench_now();
-    x.end = t0 + o->echo_s;
-    int prc = n_phase(&x);
-    double t = bench_now();
-    if (!prc)
-        finish(r, mode, s0, t0, t, x.rts, x.rbytes);
+    run_phase(o, &x.p, n_phase, &x, r, cg);
 out:
     x.stop = 1;
     if (x.c.conn)
@@ -575,7 +572,7 @@ void bench_net_run(const bench_opts *o, tlsplug_impl impl)
     if (!nat)
         return;
     const char *b = tlsplug_impl_name(impl);
-    int version = (tlsplug_impl_caps(impl) & TLSPLUG_CAP_TLS13) ? TLSPLUG_TLS1_3 : TLSPLUG_TLS1_2;
+    int version = bench_top_version(impl);
     int vv = version == TLSPLUG_TLS1_3 ? 3 : 2;
     for (int mode = M_RT; mode <= M_TPUT; mode++) {
         bench_progress("%s: loopback echo %s", b, mode == M_RT ? "round trips" : "throughput");
@@ -641,7 +638,7 @@ void bench_net_callgrind(const bench_opts *o, tlsplug_impl impl)
     if (!nat)
         return;
     const char *b = tlsplug_impl_name(impl);
-    int version = (tlsplug_impl_caps(impl) & TLSPLUG_CAP_TLS13) ? TLSPLUG_TLS1_3 : TLSPLUG_TLS1_2;
+    int version = bench_top_version(impl);
     int vv = version == TLSPLUG_TLS1_3 ? 3 : 2;
     for (int mode = M_RT; mode <= M_TPUT; mode++) {
         char metric[96];
@@ -657,9 +654,7 @@ void bench_net_callgrind(const bench_opts *o, tlsplug_impl impl)
                 native_echo(o, nat, version, mode, &r, &cg);
             else
                 tl_echo(o, impl, version, mode, &r, &cg);
-            printf("CASE %s|%s|%s|%llu|%d|%d\n", b, metric, side ? "native" : "tlsplug", cg.ops,
-                   cg.ran, cg.ok);
-            fflush(stdout);
+            bench_cg_case(b, metric, side, cg.ops, cg.ran, cg.ok);
         }
     }
 }

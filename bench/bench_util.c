@@ -1,8 +1,11 @@
 /* Helpers the scenario files share: the in-memory pipe, clocks, medians, the
- * PKI paths, and the tlsplug context with the pins the natives use. */
+ * PKI paths, the tlsplug context with the pins the natives use, the version
+ * measured, waiting for children and the callgrind child's CASE lines. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "bench.h"
@@ -81,6 +84,28 @@ const char *bench_pki_path(const char *dir, const char *file)
     k = (k + 1) % 4;
     snprintf(path[k], sizeof path[k], "%s/%s", dir, file);
     return path[k];
+}
+
+int bench_top_version(tlsplug_impl impl)
+{
+    return (tlsplug_impl_caps(impl) & TLSPLUG_CAP_TLS13) ? TLSPLUG_TLS1_3 : TLSPLUG_TLS1_2;
+}
+
+pid_t bench_waitpid(pid_t pid, int *status, int flags)
+{
+    pid_t r;
+    do
+        r = waitpid(pid, status, flags);
+    while (r < 0 && errno == EINTR);
+    return r;
+}
+
+void bench_cg_case(const char *backend, const char *metric, int native, unsigned long long ops,
+                   int ran, int ok)
+{
+    printf("CASE %s|%s|%s|%llu|%d|%d\n", backend, metric, native ? "native" : "tlsplug", ops, ran,
+           ok);
+    fflush(stdout);
 }
 
 tlsplug_ctx *bench_tl_ctx(tlsplug_impl impl, const bn_ctx_opts *o)

@@ -306,7 +306,7 @@ static int run_callgrind(int argc, char **argv)
     if (in)
         fclose(in);
     int st = 0;
-    waitpid(pid, &st, 0);
+    bench_waitpid(pid, &st, 0);
     char rest[600];
     snprintf(rest, sizeof rest, "%s/cg.out", dir);
     remove(rest);
