@@ -153,6 +153,41 @@ static void complete_op(tlsplug_aio *a, const struct tlsplug_error *e)
 
 /* ---- transport helpers ---------------------------------------------------- */
 
+/* One send or recv, EINTR retried: the bytes moved (recv: 0 at end of
+ * file), IO_AGAIN when the socket is full or empty, IO_FAILED with *e
+ * filled (errno read before anything else can change it). */
+enum { IO_AGAIN = -1, IO_FAILED = -2 };
+
+static ssize_t send_some(tlsplug_aio *a, const void *p, size_t len, struct tlsplug_error *e)
+{
+    for (;;) {
+        ssize_t n = send(a->fd, p, len, MSG_NOSIGNAL);
+        if (n > 0)
+            return n;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return IO_AGAIN;
+        *e = errno_err("send", n < 0 ? errno : EPIPE);
+        return IO_FAILED;
+    }
+}
+
+static ssize_t recv_some(tlsplug_aio *a, void *p, size_t len, struct tlsplug_error *e)
+{
+    for (;;) {
+        ssize_t n = recv(a->fd, p, len, 0);
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return IO_AGAIN;
+        *e = errno_err("recv", errno);
+        return IO_FAILED;
+    }
+}
+
 /* Sends what the engine has.  TLSPLUG_OK when empty, TLSPLUG_WANT_WRITE when the
  * socket is full, TLSPLUG_E_IO (a->io_err filled) on failure. */
 static int flush(tlsplug_aio *a)
@@ -161,27 +196,21 @@ static int flush(tlsplug_aio *a)
         return TLSPLUG_OK;
     if (a->sink_failed)
         return TLSPLUG_E_IO;
-    if (a->sink_full) {
-        a->want_write = 1;
-        return TLSPLUG_WANT_WRITE;
-    }
     for (;;) {
         size_t len;
         const void *p = tlsplug_conn_send_buf(a->conn, &len);
         if (!len)
             return TLSPLUG_OK;
-        ssize_t n = send(a->fd, p, len, MSG_NOSIGNAL);
+        struct tlsplug_error e;
+        ssize_t n = a->sink_full ? IO_AGAIN : send_some(a, p, len, &e);
         if (n > 0) {
             tlsplug_conn_send_ack(a->conn, (size_t)n);
             continue;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (n == IO_AGAIN) {
             a->want_write = 1;
             return TLSPLUG_WANT_WRITE;
         }
-        struct tlsplug_error e = errno_err("send", n < 0 ? errno : EPIPE); /* errno first */
         *tlsplug__err_lazy(&a->io_err) = e;
         return TLSPLUG_E_IO;
     }
@@ -189,55 +218,47 @@ static int flush(tlsplug_aio *a)
 
 /* The engine's sink: a record of application data goes straight to the
  * socket while nothing is buffered before it, instead of being copied into
- * the send buffer first. */
+ * the send buffer first.  A full socket or a failure is remembered for
+ * flush, which then need not try again. */
 static size_t sink(void *arg, const void *p, size_t len)
 {
     tlsplug_aio *a = arg;
     if (a->sink_full || a->sink_failed)
         return 0;
-    for (;;) {
-        ssize_t n = send(a->fd, p, len, MSG_NOSIGNAL);
-        if (n >= 0)
-            return (size_t)n;
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            a->sink_full = 1;
-            return 0;
-        }
-        struct tlsplug_error e = errno_err("send", errno); /* errno first */
+    struct tlsplug_error e;
+    ssize_t n = send_some(a, p, len, &e);
+    if (n > 0)
+        return (size_t)n;
+    if (n == IO_AGAIN) {
+        a->sink_full = 1;
+    } else {
         *tlsplug__err_lazy(&a->io_err) = e;
         a->sink_failed = 1;
-        return 0;
     }
+    return 0;
 }
 
 /* The engine's source: the rest of a record body goes straight from the
- * socket into the library's buffer. */
+ * socket into the library's buffer.  What it meets instead (an empty
+ * socket, end of file, a failure) is remembered for fill. */
 static size_t source(void *arg, void *p, size_t len)
 {
     tlsplug_aio *a = arg;
     if (a->src_empty || a->src_eof || a->src_failed)
         return 0;
-    for (;;) {
-        ssize_t n = recv(a->fd, p, len, 0);
-        if (n > 0)
-            return (size_t)n;
-        if (n == 0) {
-            a->src_eof = 1;
-            return 0;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            a->src_empty = 1;
-            return 0;
-        }
-        struct tlsplug_error e = errno_err("recv", errno); /* errno first */
+    struct tlsplug_error e;
+    ssize_t n = recv_some(a, p, len, &e);
+    if (n > 0)
+        return (size_t)n;
+    if (n == 0) {
+        a->src_eof = 1;
+    } else if (n == IO_AGAIN) {
+        a->src_empty = 1;
+    } else {
         *tlsplug__err_lazy(&a->io_err) = e;
         a->src_failed = 1;
-        return 0;
     }
+    return 0;
 }
 
 /* Reads ciphertext into the engine.  TLSPLUG_OK when bytes (or EOF) were
@@ -265,26 +286,22 @@ static int fill(tlsplug_aio *a)
                * changes nothing until the library takes some (no progress) */
         return avail == 0 && tlsplug__conn_unconsumed(a->conn) == 0 ? TLSPLUG_E_CLOSED
                                                                      : TLSPLUG_WANT_WRITE;
-    for (;;) {
-        ssize_t n = recv(a->fd, dst, avail, 0);
-        if (n > 0) {
-            tlsplug_conn_recv_ack(a->conn, (size_t)n);
-            return TLSPLUG_OK;
-        }
-        if (n == 0) {
-            tlsplug_conn_recv_eof(a->conn);
-            return TLSPLUG_OK;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            a->want_read = 1;
-            return TLSPLUG_WANT_READ;
-        }
-        struct tlsplug_error e = errno_err("recv", errno); /* errno first */
-        *tlsplug__err_lazy(&a->io_err) = e;
-        return TLSPLUG_E_IO;
+    struct tlsplug_error e;
+    ssize_t n = recv_some(a, dst, avail, &e);
+    if (n > 0) {
+        tlsplug_conn_recv_ack(a->conn, (size_t)n);
+        return TLSPLUG_OK;
     }
+    if (n == 0) {
+        tlsplug_conn_recv_eof(a->conn);
+        return TLSPLUG_OK;
+    }
+    if (n == IO_AGAIN) {
+        a->want_read = 1;
+        return TLSPLUG_WANT_READ;
+    }
+    *tlsplug__err_lazy(&a->io_err) = e;
+    return TLSPLUG_E_IO;
 }
 
 static void drop_tls(tlsplug_aio *a)
@@ -329,27 +346,16 @@ static int step_plain_read(tlsplug_aio *a)
         complete_read(a, NULL, k);
         return 1;
     }
-    for (;;) {
-        ssize_t n = recv(a->fd, a->rd.buf, a->rd.cap, 0);
-        if (n > 0) {
-            complete_read(a, NULL, (size_t)n);
-            return 1;
-        }
-        if (n == 0) {
-            struct tlsplug_error e = mkerr(TLSPLUG_E_CLOSED, 0, "end of stream");
-            complete_read(a, &e, 0);
-            return 1;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            a->want_read = 1;
-            return 0;
-        }
-        struct tlsplug_error e = errno_err("recv", errno);
-        complete_read(a, &e, 0);
-        return 1;
+    struct tlsplug_error e;
+    ssize_t n = recv_some(a, a->rd.buf, a->rd.cap, &e);
+    if (n == IO_AGAIN) {
+        a->want_read = 1;
+        return 0;
     }
+    if (n == 0)
+        e = mkerr(TLSPLUG_E_CLOSED, 0, "end of stream");
+    complete_read(a, n > 0 ? NULL : &e, n > 0 ? (size_t)n : 0);
+    return 1;
 }
 
 static int step_plain_write(tlsplug_aio *a)
@@ -366,18 +372,16 @@ static int step_plain_write(tlsplug_aio *a)
         return 1;
     }
     while (a->wr.done < a->wr.len) {
-        ssize_t n = send(a->fd, a->wr.buf + a->wr.done, a->wr.len - a->wr.done, MSG_NOSIGNAL);
+        struct tlsplug_error e;
+        ssize_t n = send_some(a, a->wr.buf + a->wr.done, a->wr.len - a->wr.done, &e);
         if (n > 0) {
             a->wr.done += (size_t)n;
             continue;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (n == IO_AGAIN) {
             a->want_write = 1;
             return 0;
         }
-        struct tlsplug_error e = errno_err("send", n < 0 ? errno : EPIPE);
         complete_write(a, &e);
         return 1;
     }
