@@ -16,18 +16,12 @@
 #include <sys/socket.h>
 #include <cmocka.h>
 
+#include "aio_steps.h"
 #include "pair.h"
 
 static tlsplug_impl impl;
 static tlsplug_loop *loop;
 static tlsplug_reactor *R;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* The aio end (client) and the hand-driven engine end (server). */
 struct fixture {
@@ -35,32 +29,8 @@ struct fixture {
     tlsplug_ctx *sc, *cc;
     tlsplug_aio *a;
     tlsplug_conn *s;
-    int done, err; /* aio callbacks run, class of the last */
-    size_t n;
+    struct aio_steps w; /* the aio's operations */
 };
-
-static void on_op(tlsplug_aio *a, const tlsplug_error *e, void *arg)
-{
-    struct fixture *f = arg;
-    f->err = e ? tlsplug_error_class(e) : 0;
-    f->done++;
-}
-
-static void on_read(tlsplug_aio *a, const tlsplug_error *e, void *buf, size_t n, void *arg)
-{
-    struct fixture *f = arg;
-    f->err = e ? tlsplug_error_class(e) : 0;
-    f->n = n;
-    f->done++;
-}
-
-static void wait_done(struct fixture *f, int target)
-{
-    double end = now_s() + 10;
-    while (f->done < target && now_s() < end)
-        tlsplug_loop_run_once(loop, 20);
-    assert_int_equal(f->done, target);
-}
 
 /* Moves what the socket holds into the server engine. */
 static void server_fill(struct fixture *f)
@@ -81,10 +51,10 @@ static void server_fill(struct fixture *f)
  * socket is full. */
 static void server_flush(struct fixture *f)
 {
-    double end = now_s() + 10;
+    double end = aio_steps_now() + 10;
     size_t len;
     const void *out;
-    while ((out = tlsplug_conn_send_buf(f->s, &len)) != NULL && now_s() < end) {
+    while ((out = tlsplug_conn_send_buf(f->s, &len)) != NULL && aio_steps_now() < end) {
         ssize_t n = send(f->sv[1], out, len, MSG_NOSIGNAL);
         if (n > 0)
             tlsplug_conn_send_ack(f->s, (size_t)n);
@@ -101,21 +71,22 @@ static void setup_secure(struct fixture *f)
     f->sc = server_ctx(impl, "server-ec-chain.pem", "server-ec.key.pem", NULL);
     f->cc = client_ctx(impl, NULL);
     assert_int_equal(tlsplug_aio_new(&f->a, R, f->sv[0]), 0);
+    f->w.a = f->a;
     tlsplug_conn_options so = {.side = TLSPLUG_SIDE_SERVER};
     assert_int_equal(tlsplug_conn_new(&f->s, f->sc, &so, NULL), 0);
     tlsplug_attach_options ca = {.ctx = f->cc, .server_name = "localhost"};
-    assert_int_equal(tlsplug_aio_attach(f->a, &ca, on_op, f), 0);
-    double end = now_s() + 10;
+    assert_int_equal(tlsplug_aio_attach(f->a, &ca, aio_steps_op, &f->w), 0);
+    double end = aio_steps_now() + 10;
     int hs = TLSPLUG_WANT_READ;
-    while ((f->done < 1 || hs != TLSPLUG_OK) && now_s() < end) {
+    while ((f->w.done < 1 || hs != TLSPLUG_OK) && aio_steps_now() < end) {
         tlsplug_loop_run_once(loop, 10);
         server_fill(f);
         hs = tlsplug_conn_handshake(f->s);
         server_flush(f);
     }
     assert_int_equal(hs, TLSPLUG_OK);
-    assert_int_equal(f->done, 1);
-    assert_int_equal(f->err, 0);
+    assert_int_equal(f->w.done, 1);
+    assert_int_equal(f->w.err, 0);
     assert_int_equal(tlsplug_aio_state_of(f->a), TLSPLUG_AIO_SECURE);
 }
 
@@ -160,25 +131,6 @@ static size_t server_records(struct fixture *f, const unsigned char *data, size_
         assert_true(wl < cap);
     }
     return wl;
-}
-
-/* Reads on the aio until want bytes arrived or a read fails; returns the
- * bytes, the class of the failure in *err. */
-static size_t aio_read_all(struct fixture *f, unsigned char *buf, size_t want, int *err)
-{
-    size_t got = 0;
-    *err = 0;
-    while (got < want) {
-        int d = f->done;
-        assert_int_equal(tlsplug_aio_read(f->a, buf + got, want - got, 5000, on_read, f), 0);
-        wait_done(f, d + 1);
-        if (f->err) {
-            *err = f->err;
-            break;
-        }
-        got += f->n;
-    }
-    return got;
 }
 
 /* Sends wire cut at the given offsets, letting the aio read (and its
@@ -256,23 +208,19 @@ static void records_cut_anywhere_arrive_whole(void **state)
     struct reader r = {.f = &f, .buf = got, .want = LEN};
     reader_next(&r);
     send_cut(&f, wire, wl, cuts, sizeof cuts / sizeof cuts[0]);
-    double end = now_s() + 10;
-    while (r.reading && now_s() < end)
+    double end = aio_steps_now() + 10;
+    while (r.reading && aio_steps_now() < end)
         tlsplug_loop_run_once(loop, 20);
     assert_int_equal(r.err, 0);
     assert_int_equal(r.got, LEN);
     assert_memory_equal(got, data, LEN);
 
-    int d = f.done;
-    assert_int_equal(tlsplug_aio_detach(f.a, 3000, on_op, &f), 0);
-    wait_done(&f, d + 1);
-    assert_int_equal(f.err, 0);
+    int d = f.w.done;
+    assert_int_equal(tlsplug_aio_detach(f.a, 3000, aio_steps_op, &f.w), 0);
+    aio_steps_wait(loop, &f.w, d + 1);
+    assert_int_equal(f.w.err, 0);
     assert_int_equal(tlsplug_aio_state_of(f.a), TLSPLUG_AIO_PLAIN);
-    unsigned char tail[10];
-    int err;
-    assert_int_equal(aio_read_all(&f, tail, sizeof tail, &err), sizeof tail);
-    assert_int_equal(err, 0);
-    assert_memory_equal(tail, "PLAIN-TAIL", 10);
+    aio_steps_expect_read(loop, &f.w, "PLAIN-TAIL");
     free(data);
     free(got);
     free(wire);
@@ -300,8 +248,8 @@ static void eof_inside_a_record_is_truncation(void **state)
     assert_int_equal(r.got, 0);
     assert_true(r.reading);
     assert_int_equal(shutdown(f.sv[1], SHUT_WR), 0);
-    double end = now_s() + 10;
-    while (r.reading && now_s() < end)
+    double end = aio_steps_now() + 10;
+    while (r.reading && aio_steps_now() < end)
         tlsplug_loop_run_once(loop, 20);
     assert_false(r.reading);
     assert_int_equal(r.got, 0);
@@ -340,8 +288,8 @@ static void large_write_through_a_small_socket_buffer(void **state)
     struct writer w = {0};
     assert_int_equal(tlsplug_aio_write(f.a, data, LEN, 10000, writer_done, &w), 0);
     size_t n_got = 0;
-    double end = now_s() + 20;
-    while ((n_got < LEN || !w.done) && now_s() < end) {
+    double end = aio_steps_now() + 20;
+    while ((n_got < LEN || !w.done) && aio_steps_now() < end) {
         tlsplug_loop_run_once(loop, 1);
         server_fill(&f);
         size_t n = 0;
@@ -372,8 +320,8 @@ static void write_to_a_closed_peer_fails(void **state)
     for (int i = 0; i < 2; i++) {
         struct writer w = {0};
         assert_int_equal(tlsplug_aio_write(f.a, data, sizeof data, 5000, writer_done, &w), 0);
-        double end = now_s() + 10;
-        while (!w.done && now_s() < end)
+        double end = aio_steps_now() + 10;
+        while (!w.done && aio_steps_now() < end)
             tlsplug_loop_run_once(loop, 20);
         assert_int_equal(w.done, 1);
         assert_int_equal(w.err, TLSPLUG_E_IO);

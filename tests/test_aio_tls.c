@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <cmocka.h>
 
+#include "aio_steps.h"
 #include "echo_server.h"
 #include "pair.h"
 
@@ -21,18 +22,11 @@ static tlsplug_impl impl;
 static tlsplug_loop *loop;
 static tlsplug_reactor *R;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Runs the loop until *flag is set or 10 s passed. */
 static void run_until(int *flag)
 {
-    double end = now_s() + 10;
-    while (!*flag && now_s() < end)
+    double end = aio_steps_now() + 10;
+    while (!*flag && aio_steps_now() < end)
         tlsplug_loop_run_once(loop, 50);
     assert_true(*flag);
 }
@@ -96,8 +90,8 @@ static void roundtrip(tlsplug_aio *a, struct cli *c, const char *msg)
     assert_int_equal(c->wrote, w); /* never synchronous */
     assert_int_equal(c->got, g);
     int done = 0;
-    double end = now_s() + 10;
-    while (!(c->got > g && c->wrote > w) && now_s() < end)
+    double end = aio_steps_now() + 10;
+    while (!(c->got > g && c->wrote > w) && aio_steps_now() < end)
         tlsplug_loop_run_once(loop, 50);
     done = c->got > g;
     assert_true(done);
@@ -169,120 +163,61 @@ static void bad_cert_reported_on_both_sides(void **state)
 
 /* STARTTLS: plain exchange, attach, TLS exchange, detach, plain again, with
  * the peer's trailing plain bytes (sent right behind its close_notify) kept. */
-struct starttls {
-    int step, done, err;
-    tlsplug_aio *a;
-    char buf[256];
-    size_t n;
-};
-
-static void st_op(tlsplug_aio *a, const tlsplug_error *e, void *arg)
-{
-    struct starttls *s = arg;
-    s->err = e ? tlsplug_error_class(e) : 0;
-    s->done++;
-}
-static void st_read(tlsplug_aio *a, const tlsplug_error *e, void *buf, size_t n, void *arg)
-{
-    struct starttls *s = arg;
-    s->err = e ? tlsplug_error_class(e) : 0;
-    s->n = n;
-    s->done++;
-}
-static void st_write(tlsplug_aio *a, const tlsplug_error *e, void *arg)
-{
-    struct starttls *s = arg;
-    s->err = e ? tlsplug_error_class(e) : 0;
-    s->done++;
-}
-
-static void wait_done(struct starttls *s, int target)
-{
-    double end = now_s() + 10;
-    while (s->done < target && now_s() < end)
-        tlsplug_loop_run_once(loop, 50);
-    assert_int_equal(s->done, target);
-}
-
-static void st_expect_read(struct starttls *s, const char *want)
-{
-    size_t got = 0, len = strlen(want);
-    char acc[256];
-    while (got < len) {
-        int d = s->done;
-        assert_int_equal(tlsplug_aio_read(s->a, s->buf, sizeof s->buf, 3000, st_read, s), 0);
-        wait_done(s, d + 1);
-        assert_int_equal(s->err, 0);
-        memcpy(acc + got, s->buf, s->n);
-        got += s->n;
-    }
-    assert_int_equal(got, len);
-    assert_memory_equal(acc, want, len);
-}
-
-static void st_write_str(struct starttls *s, const char *msg)
-{
-    int d = s->done;
-    assert_int_equal(tlsplug_aio_write(s->a, msg, strlen(msg), 3000, st_write, s), 0);
-    wait_done(s, d + 1);
-    assert_int_equal(s->err, 0);
-}
-
 static void starttls_attach_detach(void **state)
 {
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
     tlsplug_ctx *sc = server_ctx(impl, "server-ec-chain.pem", "server-ec.key.pem", NULL);
     tlsplug_ctx *cc = client_ctx(impl, NULL);
-    struct starttls c = {0}, s = {0};
+    struct aio_steps c = {0}, s = {0};
     assert_int_equal(tlsplug_aio_new(&c.a, R, sv[0]), 0);
     assert_int_equal(tlsplug_aio_new(&s.a, R, sv[1]), 0);
 
     /* plain */
-    st_write_str(&c, "STARTTLS\r\n");
-    st_expect_read(&s, "STARTTLS\r\n");
-    st_write_str(&s, "220 go ahead\r\n");
-    st_expect_read(&c, "220 go ahead\r\n");
+    aio_steps_write_str(loop, &c, "STARTTLS\r\n");
+    aio_steps_expect_read(loop, &s, "STARTTLS\r\n");
+    aio_steps_write_str(loop, &s, "220 go ahead\r\n");
+    aio_steps_expect_read(loop, &c, "220 go ahead\r\n");
 
     /* attach both ends */
     tlsplug_attach_options ca = {.ctx = cc, .server_name = "localhost"};
     tlsplug_attach_options sa = {.ctx = sc};
     int dc = c.done, ds = s.done;
-    assert_int_equal(tlsplug_aio_attach(c.a, &ca, st_op, &c), 0);
-    assert_int_equal(tlsplug_aio_attach(s.a, &sa, st_op, &s), 0);
-    assert_int_equal(tlsplug_aio_attach(c.a, &ca, st_op, &c), TLSPLUG_E_BUSY);
+    assert_int_equal(tlsplug_aio_attach(c.a, &ca, aio_steps_op, &c), 0);
+    assert_int_equal(tlsplug_aio_attach(s.a, &sa, aio_steps_op, &s), 0);
+    assert_int_equal(tlsplug_aio_attach(c.a, &ca, aio_steps_op, &c), TLSPLUG_E_BUSY);
     char tmp[8];
-    assert_int_equal(tlsplug_aio_read(c.a, tmp, sizeof tmp, 0, st_read, &c), TLSPLUG_E_BUSY);
+    assert_int_equal(tlsplug_aio_read(c.a, tmp, sizeof tmp, 0, aio_steps_read, &c), TLSPLUG_E_BUSY);
     assert_int_equal(c.done, dc);
-    wait_done(&c, dc + 1);
-    wait_done(&s, ds + 1);
+    aio_steps_wait(loop, &c, dc + 1);
+    aio_steps_wait(loop, &s, ds + 1);
     assert_int_equal(c.err, 0);
     assert_int_equal(s.err, 0);
     assert_int_equal(tlsplug_aio_state_of(c.a), TLSPLUG_AIO_SECURE);
 
-    st_write_str(&c, "secret");
-    st_expect_read(&s, "secret");
+    aio_steps_write_str(loop, &c, "secret");
+    aio_steps_expect_read(loop, &s, "secret");
 
     /* the server detaches and at once sends plain bytes behind its close_notify;
      * the client detaches too; both are plain afterwards */
     ds = s.done;
     dc = c.done;
-    assert_int_equal(tlsplug_aio_detach(s.a, 3000, st_op, &s), 0);
-    assert_int_equal(tlsplug_aio_detach(c.a, 3000, st_op, &c), 0);
-    wait_done(&s, ds + 1);
-    wait_done(&c, dc + 1);
+    assert_int_equal(tlsplug_aio_detach(s.a, 3000, aio_steps_op, &s), 0);
+    assert_int_equal(tlsplug_aio_detach(c.a, 3000, aio_steps_op, &c), 0);
+    aio_steps_wait(loop, &s, ds + 1);
+    aio_steps_wait(loop, &c, dc + 1);
     assert_int_equal(s.err, 0);
     assert_int_equal(c.err, 0);
     assert_int_equal(tlsplug_aio_state_of(c.a), TLSPLUG_AIO_PLAIN);
     assert_null(tlsplug_aio_conn(c.a));
-    st_write_str(&s, "250 plain again\r\n");
-    st_expect_read(&c, "250 plain again\r\n");
+    aio_steps_write_str(loop, &s, "250 plain again\r\n");
+    aio_steps_expect_read(loop, &c, "250 plain again\r\n");
 
     /* detach on PLAIN succeeds, asynchronously */
     dc = c.done;
-    assert_int_equal(tlsplug_aio_detach(c.a, 0, st_op, &c), 0);
+    assert_int_equal(tlsplug_aio_detach(c.a, 0, aio_steps_op, &c), 0);
     assert_int_equal(c.done, dc);
-    wait_done(&c, dc + 1);
+    aio_steps_wait(loop, &c, dc + 1);
     assert_int_equal(c.err, 0);
 
     int closed = 0;
@@ -300,17 +235,17 @@ static void detach_keeps_trailing_bytes(void **state)
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
     tlsplug_ctx *sc = server_ctx(impl, "server-ec-chain.pem", "server-ec.key.pem", NULL);
     tlsplug_ctx *cc = client_ctx(impl, NULL);
-    struct starttls c = {0};
+    struct aio_steps c = {0};
     assert_int_equal(tlsplug_aio_new(&c.a, R, sv[0]), 0);
     /* the server is an engine driven by hand over sv[1] */
     tlsplug_conn *s;
     tlsplug_conn_options so = {.side = TLSPLUG_SIDE_SERVER};
     assert_int_equal(tlsplug_conn_new(&s, sc, &so, NULL), 0);
     tlsplug_attach_options ca = {.ctx = cc, .server_name = "localhost"};
-    assert_int_equal(tlsplug_aio_attach(c.a, &ca, st_op, &c), 0);
-    double end = now_s() + 10;
+    assert_int_equal(tlsplug_aio_attach(c.a, &ca, aio_steps_op, &c), 0);
+    double end = aio_steps_now() + 10;
     int hs = TLSPLUG_WANT_READ;
-    while ((c.done < 1 || hs != TLSPLUG_OK) && now_s() < end) {
+    while ((c.done < 1 || hs != TLSPLUG_OK) && aio_steps_now() < end) {
         tlsplug_loop_run_once(loop, 10);
         size_t avail;
         void *dst = tlsplug_conn_recv_buf(s, &avail);
@@ -334,10 +269,10 @@ static void detach_keeps_trailing_bytes(void **state)
     memcpy(wire + wl, "PLAIN-TAIL", 10);
     assert_int_equal(send(sv[1], wire, wl + 10, 0), (ssize_t)(wl + 10));
     int d = c.done;
-    assert_int_equal(tlsplug_aio_detach(c.a, 3000, st_op, &c), 0);
-    wait_done(&c, d + 1);
+    assert_int_equal(tlsplug_aio_detach(c.a, 3000, aio_steps_op, &c), 0);
+    aio_steps_wait(loop, &c, d + 1);
     assert_int_equal(c.err, 0);
-    st_expect_read(&c, "tls-dataPLAIN-TAIL");
+    aio_steps_expect_read(loop, &c, "tls-dataPLAIN-TAIL");
     tlsplug_aio_close(c.a, NULL, NULL);
     tlsplug_conn_free(s);
     close(sv[1]);
@@ -350,12 +285,12 @@ static void handshake_timeout_silent_peer(void **state)
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
     tlsplug_ctx *cc = client_ctx(impl, NULL);
-    struct starttls c = {0};
+    struct aio_steps c = {0};
     assert_int_equal(tlsplug_aio_new(&c.a, R, sv[0]), 0);
     tlsplug_attach_options ca = {.ctx = cc, .server_name = "localhost",
                                  .handshake_timeout_ms = 200};
-    assert_int_equal(tlsplug_aio_attach(c.a, &ca, st_op, &c), 0);
-    wait_done(&c, 1);
+    assert_int_equal(tlsplug_aio_attach(c.a, &ca, aio_steps_op, &c), 0);
+    aio_steps_wait(loop, &c, 1);
     assert_int_equal(c.err, TLSPLUG_E_TIMEOUT);
     assert_int_equal(tlsplug_aio_state_of(c.a), TLSPLUG_AIO_PLAIN);
     tlsplug_aio_close(c.a, NULL, NULL);
