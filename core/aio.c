@@ -196,11 +196,15 @@ static int flush(tlsplug_aio *a)
         return TLSPLUG_OK;
     if (a->sink_failed)
         return TLSPLUG_E_IO;
+    if (!a->out_dirty)
+        return TLSPLUG_OK;
     for (;;) {
         size_t len;
         const void *p = tlsplug_conn_send_buf(a->conn, &len);
-        if (!len)
+        if (!len) {
+            a->out_dirty = 0;
             return TLSPLUG_OK;
+        }
         struct tlsplug_error e;
         ssize_t n = a->sink_full ? IO_AGAIN : send_some(a, p, len, &e);
         if (n > 0) {
@@ -447,6 +451,7 @@ static void fail_attach(tlsplug_aio *a, const struct tlsplug_error *e)
 static int step_attach(tlsplug_aio *a)
 {
     int rc = tlsplug_conn_handshake(a->conn);
+    a->out_dirty = 1;
     int fl = flush(a);
     if (rc < 0) {
         fail_attach(a, tlsplug_conn_error(a->conn));
@@ -481,6 +486,7 @@ static int step_secure_read(tlsplug_aio *a)
         return 0;
     size_t n = 0;
     int rc = tlsplug_conn_read(a->conn, a->rd.buf, a->rd.cap, &n);
+    a->out_dirty = 1;
     int fl = flush(a);
     if (rc == TLSPLUG_OK) {
         complete_read(a, NULL, n);
@@ -515,6 +521,7 @@ static int queue_close_notify(tlsplug_aio *a)
 {
     while (!a->close_sent) {
         int rc = tlsplug_conn_shutdown(a->conn);
+        a->out_dirty = 1;
         if (rc < 0)
             return rc;
         if (rc == TLSPLUG_OK) {
@@ -563,6 +570,7 @@ static int step_secure_write(tlsplug_aio *a)
         }
         size_t n = 0;
         int rc = tlsplug_conn_write(a->conn, a->wr.buf + a->wr.done, a->wr.len - a->wr.done, &n);
+        a->out_dirty = 1;
         if (rc == TLSPLUG_OK) {
             a->wr.done += n;
             progress = 1;
@@ -598,6 +606,7 @@ static int step_detach(tlsplug_aio *a)
 {
     if (!a->detach_sent) {
         int rc = tlsplug_conn_shutdown(a->conn);
+        a->out_dirty = 1;
         if (rc < 0) {
             finish_detach(a, tlsplug_conn_error(a->conn));
             return 1;
@@ -617,6 +626,7 @@ static int step_detach(tlsplug_aio *a)
         uint8_t tmp[4096];
         size_t n = 0;
         int rc = tlsplug_conn_read(a->conn, tmp, sizeof tmp, &n);
+        a->out_dirty = 1;
         if (rc == TLSPLUG_OK) {
             /* data the peer sent under TLS before its close_notify: keep it for
              * the next reads rather than lose it */

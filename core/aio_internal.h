@@ -83,6 +83,10 @@ struct tlsplug_aio {
      * without another system call.  full and empty last one pump round. */
     int sink_full, sink_failed;
     int src_empty, src_eof, src_failed;
+    /* The engine was stepped since flush last found its send buffer empty
+     * (only a step adds output): flush runs several times per pump round,
+     * and most find nothing. */
+    int out_dirty;
     int detach_sent, detach_peer_closed, close_sent;
     int close_requested, close_cb_set;
     tlsplug_aio_cb close_cb;
